@@ -1,0 +1,306 @@
+"""Result data: what a probe saw, as frozen dataclasses and enums.
+
+Everything a report, the diagnosis rules, the JSON output or a pytest assertion needs is here,
+and none of it imports OpenSSL or httpx: results can be built, compared and serialised without
+the network stack, which keeps ``import mtlscheck`` and the pytest plugin light.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+__all__ = [
+    "CertInfo",
+    "Finding",
+    "HandshakeFacts",
+    "Outcome",
+    "OutcomeKind",
+    "Phase",
+    "ProbeResult",
+    "RunResult",
+    "Severity",
+    "TargetResult",
+    "Verdict",
+]
+
+
+class OutcomeKind(StrEnum):
+    """What kind of answer a probe got (DESIGN.md §4)."""
+
+    HTTP = "http"
+    """The server answered the HTTP request; see :attr:`Outcome.status`."""
+    TLS_ALERT = "tls-alert"
+    """The server refused at the TLS layer with an alert; see :attr:`Outcome.alert`."""
+    TLS_LOCAL = "tls-local"
+    """Our side refused: the server certificate is untrusted or does not match the host."""
+    CONNECT = "connect"
+    """No usable connection: refused, reset, closed, timeout, dns."""
+    NOT_TLS = "not-tls"
+    """The port answered, but not with TLS (typically plain HTTP)."""
+
+
+class Phase(StrEnum):
+    """When a TLS failure arrived, which matters because TLS 1.3 rejects late."""
+
+    HANDSHAKE = "handshake"
+    AFTER_HANDSHAKE = "after-handshake"
+
+
+class Verdict(StrEnum):
+    """How a probe's outcome compares with its expectation."""
+
+    PASS = "pass"
+    FAIL = "fail"
+    SKIP = "skip"
+    """The probe could not be built (e.g. no CA key to mint an expired certificate)."""
+    ERROR = "error"
+    """The probe ran, but the outcome says nothing about client auth (e.g. our side refused)."""
+
+
+class Severity(StrEnum):
+    ERROR = "error"
+    WARNING = "warning"
+    INFO = "info"
+
+
+# Connect reasons that can only happen once TCP was established: the server hung up during or
+# right after the TLS handshake, which is how some servers reject a client certificate.
+TLS_PHASE_HANGUPS = frozenset({"reset", "closed"})
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The observable answer of the server to one probe."""
+
+    kind: OutcomeKind
+    status: int | None = None
+    """HTTP status, for ``http``."""
+    alert: str | None = None
+    """IANA alert name in snake_case (``unknown_ca``), for ``tls-alert``."""
+    phase: Phase | None = None
+    """For ``tls-alert`` and TLS-phase hang-ups: during or after the handshake."""
+    reason: str | None = None
+    """For ``connect``: refused|reset|closed|timeout|dns; for ``tls-local``: a short cause."""
+    detail: str = ""
+    """Free text: nginx's 400 reason, the OpenSSL error string, ..."""
+
+    @property
+    def summary(self) -> str:
+        """Short human form, e.g. ``http 400`` or ``tls-alert unknown_ca (after-handshake)``."""
+        if self.kind is OutcomeKind.HTTP:
+            return f"http {self.status}"
+        if self.kind is OutcomeKind.TLS_ALERT:
+            return f"tls-alert {self.alert} ({self.phase})"
+        if self.kind is OutcomeKind.CONNECT:
+            return f"connect {self.reason}" + (f" ({self.phase})" if self.phase else "")
+        if self.kind is OutcomeKind.TLS_LOCAL:
+            return f"tls-local {self.reason}"
+        return str(self.kind)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": str(self.kind),
+            "status": self.status,
+            "alert": self.alert,
+            "phase": None if self.phase is None else str(self.phase),
+            "reason": self.reason,
+            "detail": self.detail,
+        }
+
+
+@dataclass(frozen=True)
+class CertInfo:
+    """A certificate as a report shows it."""
+
+    subject: str
+    issuer: str
+    not_before: str
+    """ISO 8601, UTC."""
+    not_after: str
+    """ISO 8601, UTC."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "subject": self.subject,
+            "issuer": self.issuer,
+            "not_before": self.not_before,
+            "not_after": self.not_after,
+        }
+
+
+@dataclass(frozen=True)
+class HandshakeFacts:
+    """What one connection revealed about the server's TLS side, recorded as it happened."""
+
+    protocol: str | None = None
+    """``TLSv1.2`` / ``TLSv1.3``; None if the handshake did not complete."""
+    cipher: str | None = None
+    cert_requested: bool = False
+    """The server sent a CertificateRequest during the handshake (seen in the handshake
+    itself, not inferred from the CA list, which may legitimately be empty)."""
+    ca_names: tuple[str, ...] = ()
+    """Distinguished names (RFC 4514) the server advertised as acceptable client CAs."""
+    client_cert_sent: bool = False
+    """We had a certificate to send and the server asked for one."""
+    server_chain: tuple[CertInfo, ...] = ()
+    handshake_completed: bool = False
+    alert_received: str | None = None
+    alert_sent: str | None = None
+    server_verify_error: str | None = None
+    """Why the server certificate did not verify (recorded even with ``--insecure``)."""
+    hostname_matches: bool | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "protocol": self.protocol,
+            "cipher": self.cipher,
+            "cert_requested": self.cert_requested,
+            "ca_names": list(self.ca_names),
+            "client_cert_sent": self.client_cert_sent,
+            "server_chain": [c.to_dict() for c in self.server_chain],
+            "handshake_completed": self.handshake_completed,
+            "alert_received": self.alert_received,
+            "alert_sent": self.alert_sent,
+            "server_verify_error": self.server_verify_error,
+            "hostname_matches": self.hostname_matches,
+        }
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    """One probe against one target over one TLS version."""
+
+    probe: str
+    target: str
+    tls_version: str | None
+    """``1.2`` / ``1.3``, or None when the version was left to negotiation."""
+    expected: str
+    """The expectation expression the outcome was matched against."""
+    verdict: Verdict
+    outcome: Outcome | None = None
+    """None when the probe was skipped."""
+    facts: HandshakeFacts | None = None
+    reason: str = ""
+    """Why the probe was skipped or errored; empty otherwise."""
+    curl: str = ""
+    """A ``curl`` command line that reproduces the probe."""
+    openssl: str = ""
+    """An ``openssl s_client`` command line that reproduces the handshake."""
+    duration_ms: float = 0.0
+
+    @property
+    def name(self) -> str:
+        """``probe[tls1.3]`` style id used in reports and test ids."""
+        return self.probe if self.tls_version is None else f"{self.probe}[tls{self.tls_version}]"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "probe": self.probe,
+            "target": self.target,
+            "tls_version": self.tls_version,
+            "expected": self.expected,
+            "verdict": str(self.verdict),
+            "outcome": None if self.outcome is None else self.outcome.to_dict(),
+            "facts": None if self.facts is None else self.facts.to_dict(),
+            "reason": self.reason,
+            "curl": self.curl,
+            "openssl": self.openssl,
+            "duration_ms": round(self.duration_ms, 1),
+        }
+
+
+@dataclass(frozen=True)
+class Finding:
+    """A diagnosis: a stable ``code`` (public contract), why, and how to fix it per server."""
+
+    code: str
+    severity: Severity
+    message: str
+    evidence: tuple[str, ...] = ()
+    """The probe ids (``no-cert[tls1.3]``) and facts the finding rests on."""
+    fixes: tuple[tuple[str, str], ...] = ()
+    """(server, fix) pairs, e.g. ``("nginx", "ssl_verify_client on;")``."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "code": self.code,
+            "severity": str(self.severity),
+            "message": self.message,
+            "evidence": list(self.evidence),
+            "fixes": {server: fix for server, fix in self.fixes},
+        }
+
+
+@dataclass(frozen=True)
+class TargetResult:
+    """Every probe run against one target, plus what was learned about the target as a whole."""
+
+    target: str
+    results: tuple[ProbeResult, ...]
+    unsupported_versions: tuple[tuple[str, str], ...] = ()
+    """(version, why) for TLS versions the server does not offer; reported once, not per probe."""
+    findings: tuple[Finding, ...] = ()
+    server_profile: str = "generic"
+    insecure: bool = False
+    """The server certificate was not verified (``--insecure``)."""
+
+    @property
+    def ok(self) -> bool:
+        return all(r.verdict in (Verdict.PASS, Verdict.SKIP) for r in self.results)
+
+    @property
+    def reachable(self) -> bool:
+        """False when no probe reached a TLS server at all (exit code 3)."""
+        K = OutcomeKind
+        ran = [r for r in self.results if r.outcome is not None]
+        if not ran:
+            return True
+        return any(
+            r.outcome is not None
+            and (
+                r.outcome.kind in (K.HTTP, K.TLS_ALERT, K.TLS_LOCAL)
+                or (r.outcome.kind is K.CONNECT and r.outcome.reason in TLS_PHASE_HANGUPS)
+            )
+            for r in ran
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "target": self.target,
+            "server_profile": self.server_profile,
+            "insecure": self.insecure,
+            "unsupported_versions": [{"version": v, "reason": w} for v, w in self.unsupported_versions],
+            "probes": [r.to_dict() for r in self.results],
+            "findings": [f.to_dict() for f in self.findings],
+        }
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """A whole run: one or more targets."""
+
+    targets: tuple[TargetResult, ...] = field(default_factory=tuple)
+
+    @property
+    def ok(self) -> bool:
+        return all(t.ok for t in self.targets)
+
+    @property
+    def exit_code(self) -> int:
+        """0 all met, 1 some not met, 3 a target could not be reached at all (DESIGN.md §7)."""
+        if any(not t.reachable for t in self.targets):
+            return 3
+        return 0 if self.ok else 1
+
+    def to_dict(self) -> dict[str, Any]:
+        from mtlscheck._version import __version__
+
+        return {
+            "tool": "mtlscheck",
+            "version": __version__,
+            "ok": self.ok,
+            "exit_code": self.exit_code,
+            "targets": [t.to_dict() for t in self.targets],
+        }
