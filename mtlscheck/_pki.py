@@ -1,0 +1,792 @@
+"""A throwaway test PKI: CAs, client-certificate variants, CRL, PKCS#12 and server snippets.
+
+Everything is built with :mod:`cryptography.x509` (the ``OpenSSL.crypto`` builders are
+deprecated).  :func:`init_pki` writes a directory with one certificate (and key) per *role*
+plus ``manifest.json``; :meth:`PKI.load` reads it back.  Role names are a contract used by the
+probes, the pytest plugin and the tests:
+
+==================  =========================================================================
+``ca``              self-signed root; trusted by the server
+``intermediate-ca`` issued by ``ca``, pathlen 0
+``other-ca``        an unrelated self-signed root (never trusted)
+``server``          issued by ``ca``; serverAuth; SAN = the hosts
+``valid``           issued by ``ca``; clientAuth; CN=valid-client
+``expired``         issued by ``ca``; validity ended a day ago
+``not-yet-valid``   issued by ``ca``; validity starts in 30 days
+``revoked``         issued by ``ca``; its serial is listed in the root's CRL
+``no-client-eku``   issued by ``ca``; serverAuth only
+``self-signed``     self-signed leaf (CA:FALSE)
+``intermediate``    issued by ``intermediate-ca``; ``Role.chain`` = leaf + intermediate
+``wrong-ca``        issued by ``other-ca``
+==================  =========================================================================
+
+Private keys (and the ``.p12``) are created with mode 0600 from the start.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import os
+import re
+import secrets
+import shlex
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, Literal, get_args
+
+from cryptography import x509
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.serialization import pkcs12
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from mtlscheck._errors import InputError, UsageError
+
+__all__ = [
+    "CLIENT_ROLES",
+    "MANIFEST",
+    "PKI",
+    "ROLES",
+    "Issued",
+    "KeyType",
+    "PrivateKey",
+    "Role",
+    "apache_config",
+    "curl_command",
+    "init_pki",
+    "is_self_signed",
+    "make_ca",
+    "make_crl",
+    "make_leaf",
+    "new_key",
+    "nginx_config",
+    "write_pem",
+    "write_private_key",
+]
+
+KeyType = Literal["ec", "rsa"]
+PrivateKey = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
+
+MANIFEST = "manifest.json"
+MANIFEST_VERSION = 1
+ORGANIZATION = "mtlscheck test PKI"
+
+CA_ROLES: tuple[str, ...] = ("ca", "intermediate-ca", "other-ca")
+CLIENT_ROLES: tuple[str, ...] = (
+    "valid",
+    "expired",
+    "not-yet-valid",
+    "revoked",
+    "no-client-eku",
+    "self-signed",
+    "intermediate",
+    "wrong-ca",
+)
+"""Client identities written by :func:`init_pki`, in the order probes usually use them."""
+ROLES: tuple[str, ...] = (*CA_ROLES, "server", *CLIENT_ROLES)
+"""Every role written by :func:`init_pki`."""
+
+_CA_LIFETIME = timedelta(days=3650)
+_LEAF_LIFETIME = timedelta(days=365)
+_BACKDATE = timedelta(hours=1)
+_CRL_LIFETIME = timedelta(days=365)
+
+
+# --------------------------------------------------------------------------- building blocks
+
+
+@dataclass(frozen=True)
+class Issued:
+    """A certificate with its private key and the intermediates a peer must send after it."""
+
+    cert: x509.Certificate
+    key: PrivateKey
+    chain: tuple[x509.Certificate, ...] = ()
+    """Intermediates between ``cert`` and the root, nearest first; never the root itself."""
+
+
+def new_key(key_type: KeyType = "ec") -> PrivateKey:
+    """A fresh private key: ECDSA P-256 (fast) or RSA 2048."""
+    if key_type == "ec":
+        return ec.generate_private_key(ec.SECP256R1())
+    if key_type == "rsa":
+        return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    raise UsageError(f"unknown key type {key_type!r}; use one of: ec, rsa")
+
+
+def _name(subject: str | x509.Name) -> x509.Name:
+    if isinstance(subject, x509.Name):
+        return subject
+    return x509.Name(
+        [
+            x509.NameAttribute(NameOID.COMMON_NAME, subject),
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, ORGANIZATION),
+        ]
+    )
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(microsecond=0)
+
+
+def _validity(
+    not_before: datetime | None, not_after: datetime | None, lifetime: timedelta
+) -> tuple[datetime, datetime]:
+    start = not_before if not_before is not None else _now() - _BACKDATE
+    end = not_after if not_after is not None else start + _BACKDATE + lifetime
+    if start.tzinfo is None or end.tzinfo is None:
+        raise UsageError("certificate validity needs timezone-aware datetimes (UTC)")
+    if end <= start:
+        raise UsageError(f"certificate not_after {end:%Y-%m-%d %H:%M} is not after not_before")
+    return start, end
+
+
+def is_self_signed(cert: x509.Certificate) -> bool:
+    """True if ``cert`` names itself as issuer and its signature verifies with its own key."""
+    if cert.subject != cert.issuer:
+        return False
+    try:
+        cert.verify_directly_issued_by(cert)
+    except (ValueError, TypeError, InvalidSignature):
+        return False
+    return True
+
+
+def _chain_below(issuer: Issued) -> tuple[x509.Certificate, ...]:
+    """What a certificate issued by ``issuer`` must send after itself (nearest first)."""
+    if is_self_signed(issuer.cert):
+        return ()
+    return (issuer.cert, *issuer.chain)
+
+
+def _aki(issuer: Issued) -> x509.AuthorityKeyIdentifier:
+    try:
+        ski = issuer.cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier)
+    except x509.ExtensionNotFound:
+        return x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer.key.public_key())
+    return x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski.value)
+
+
+def _key_usage(*, ca: bool, rsa_key: bool) -> x509.KeyUsage:
+    return x509.KeyUsage(
+        digital_signature=not ca,
+        content_commitment=False,
+        key_encipherment=rsa_key and not ca,
+        data_encipherment=False,
+        key_agreement=False,
+        key_cert_sign=ca,
+        crl_sign=ca,
+        encipher_only=False,
+        decipher_only=False,
+    )
+
+
+def _san(hosts: Sequence[str]) -> x509.SubjectAlternativeName:
+    names: list[x509.GeneralName] = []
+    for host in hosts:
+        try:
+            names.append(x509.IPAddress(ipaddress.ip_address(host)))
+            continue
+        except ValueError:
+            pass
+        try:
+            ascii_host = host.encode("idna").decode("ascii")
+        except UnicodeError:
+            raise UsageError(f"invalid host name for the certificate: {host!r}") from None
+        if not ascii_host or not re.fullmatch(r"[A-Za-z0-9*._-]+", ascii_host):
+            raise UsageError(f"invalid host name for the certificate: {host!r}")
+        names.append(x509.DNSName(ascii_host))
+    return x509.SubjectAlternativeName(names)
+
+
+def make_ca(
+    subject: str | x509.Name,
+    *,
+    issuer: Issued | None = None,
+    key_type: KeyType = "ec",
+    not_before: datetime | None = None,
+    not_after: datetime | None = None,
+    path_length: int | None = None,
+) -> Issued:
+    """A CA certificate: self-signed root if ``issuer`` is None, else an intermediate.
+
+    ``subject`` as a string becomes ``CN=<subject>, O=mtlscheck test PKI``; an
+    :class:`x509.Name` is used verbatim (e.g. a look-alike of a trusted CA's exact name).
+    """
+    key = new_key(key_type)
+    name = _name(subject)
+    start, end = _validity(not_before, not_after, _CA_LIFETIME)
+    signer_key: PrivateKey = key if issuer is None else issuer.key
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name if issuer is None else issuer.cert.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(start)
+        .not_valid_after(end)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=path_length), critical=True)
+        .add_extension(_key_usage(ca=True, rsa_key=False), critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+    )
+    if issuer is not None:
+        builder = builder.add_extension(_aki(issuer), critical=False)
+    cert = builder.sign(signer_key, hashes.SHA256())
+    return Issued(cert=cert, key=key, chain=() if issuer is None else _chain_below(issuer))
+
+
+def make_leaf(
+    issuer: Issued | None,
+    subject: str | x509.Name,
+    *,
+    key_type: KeyType = "ec",
+    key: PrivateKey | None = None,
+    client: bool = True,
+    server: bool = False,
+    ekus: Sequence[x509.ObjectIdentifier] | None = None,
+    hosts: Sequence[str] = (),
+    not_before: datetime | None = None,
+    not_after: datetime | None = None,
+) -> Issued:
+    """An end-entity certificate (CA:FALSE); self-signed if ``issuer`` is None.
+
+    ``ekus`` None means clientAuth if ``client`` and serverAuth if ``server``; an explicit
+    empty sequence omits extendedKeyUsage altogether.  ``hosts`` become the SAN.
+    """
+    if key is None:
+        key = new_key(key_type)
+    name = _name(subject)
+    start, end = _validity(not_before, not_after, _LEAF_LIFETIME)
+    if ekus is None:
+        ekus = [
+            *([ExtendedKeyUsageOID.CLIENT_AUTH] if client else []),
+            *([ExtendedKeyUsageOID.SERVER_AUTH] if server else []),
+        ]
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name if issuer is None else issuer.cert.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(start)
+        .not_valid_after(end)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(
+            _key_usage(ca=False, rsa_key=isinstance(key, rsa.RSAPrivateKey)), critical=True
+        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+    )
+    if ekus:
+        builder = builder.add_extension(x509.ExtendedKeyUsage(list(ekus)), critical=False)
+    if hosts:
+        builder = builder.add_extension(_san(hosts), critical=False)
+    if issuer is not None:
+        builder = builder.add_extension(_aki(issuer), critical=False)
+    cert = builder.sign(key if issuer is None else issuer.key, hashes.SHA256())
+    return Issued(cert=cert, key=key, chain=() if issuer is None else _chain_below(issuer))
+
+
+def make_crl(issuer: Issued, revoked_serials: Iterable[int]) -> x509.CertificateRevocationList:
+    """A CRL signed by ``issuer`` listing ``revoked_serials`` (valid from 1 h ago for a year)."""
+    now = _now()
+    builder = (
+        x509.CertificateRevocationListBuilder()
+        .issuer_name(issuer.cert.subject)
+        .last_update(now - _BACKDATE)
+        .next_update(now + _CRL_LIFETIME)
+        .add_extension(x509.CRLNumber(1), critical=False)
+        .add_extension(_aki(issuer), critical=False)
+    )
+    for serial in revoked_serials:
+        builder = builder.add_revoked_certificate(
+            x509.RevokedCertificateBuilder()
+            .serial_number(serial)
+            .revocation_date(now - _BACKDATE)
+            .build()
+        )
+    return builder.sign(issuer.key, hashes.SHA256())
+
+
+# --------------------------------------------------------------------------- files
+
+
+def _open_new(path: Path, *, mode: int, force: bool) -> int:
+    """Open ``path`` for writing, created with ``mode``; never follows an existing file's mode."""
+    if path.is_dir():
+        raise InputError(f"{path} is a directory")
+    if path.exists() or path.is_symlink():
+        if not force:
+            raise InputError(f"{path} exists; use --force to overwrite")
+        try:
+            path.unlink()
+        except OSError as exc:
+            raise InputError(f"cannot replace {path}: {exc.strerror}") from None
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+    try:
+        fd = os.open(path, flags, mode)
+    except OSError as exc:
+        raise InputError(f"cannot write {path}: {exc.strerror}") from None
+    return fd
+
+
+def _write_bytes(path: Path, data: bytes, *, mode: int, force: bool) -> None:
+    fd = _open_new(path, mode=mode, force=force)
+    try:
+        if mode == 0o600:
+            os.fchmod(fd, 0o600)  # exact, whatever the umask; the file never had more
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+    except OSError as exc:
+        raise InputError(f"cannot write {path}: {exc.strerror}") from None
+
+
+def write_private_key(
+    path: Path, key: PrivateKey, *, password: bytes | None = None, force: bool = False
+) -> None:
+    """Write ``key`` as PKCS#8 PEM with mode 0600 from creation (encrypted if ``password``)."""
+    encryption: serialization.KeySerializationEncryption = (
+        serialization.NoEncryption()
+        if password is None
+        else serialization.BestAvailableEncryption(password)
+    )
+    data = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption
+    )
+    _write_bytes(Path(path), data, mode=0o600, force=force)
+
+
+def write_pem(
+    path: Path,
+    *objs: x509.Certificate | x509.CertificateRevocationList,
+    force: bool = False,
+) -> None:
+    """Write certificates and/or CRLs, concatenated as PEM, to ``path`` (mode 0644)."""
+    data = b"".join(obj.public_bytes(serialization.Encoding.PEM) for obj in objs)
+    _write_bytes(Path(path), data, mode=0o644, force=force)
+
+
+# --------------------------------------------------------------------------- the PKI directory
+
+
+@dataclass(frozen=True)
+class Role:
+    """One identity in a PKI directory; paths are absolute."""
+
+    name: str
+    cert: Path
+    key: Path | None
+    chain: Path | None = None
+    """PEM file with the leaf followed by its intermediates (what a client sends)."""
+
+    @property
+    def send_file(self) -> Path:
+        """The PEM file a client should present: ``chain`` if there is one, else ``cert``."""
+        return self.chain if self.chain is not None else self.cert
+
+
+@dataclass(frozen=True)
+class PKI:
+    """A test PKI directory written by :func:`init_pki`; paths are absolute."""
+
+    directory: Path
+    key_type: KeyType
+    hosts: tuple[str, ...]
+    roles: Mapping[str, Role]
+    crl: Path
+    """CRLs of the root and the intermediate CA, concatenated (servers need one per CA)."""
+    p12: Path | None
+    """PKCS#12 bundle of the ``valid`` client (cert + key), password-protected."""
+    www: Path | None = field(default=None)
+    """Document root with an ``index.html`` ("ok"), used by :func:`apache_config`."""
+
+    @property
+    def ca_cert(self) -> Path:
+        return self.role("ca").cert
+
+    @property
+    def ca_key(self) -> Path:
+        return _need_key(self.role("ca"))
+
+    @property
+    def server_cert(self) -> Path:
+        return self.role("server").cert
+
+    @property
+    def server_key(self) -> Path:
+        return _need_key(self.role("server"))
+
+    def role(self, name: str) -> Role:
+        try:
+            return self.roles[name]
+        except KeyError:
+            raise InputError(
+                f"unknown role {name!r} in PKI {self.directory}; "
+                f"available: {', '.join(self.roles)}"
+            ) from None
+
+    def issued(self, name: str) -> Issued:
+        """Load the certificate, key and intermediates of role ``name``."""
+        role = self.role(name)
+        certs = _read_certs(role.cert)
+        chain = tuple(_read_certs(role.chain)[1:]) if role.chain is not None else ()
+        return Issued(cert=certs[0], key=_read_key(_need_key(role)), chain=chain)
+
+    @classmethod
+    def load(cls, directory: Path | str) -> PKI:
+        """Read a PKI directory's ``manifest.json``."""
+        root = Path(directory).expanduser().absolute()
+        if not root.is_dir():
+            raise InputError(f"PKI directory {root} does not exist")
+        manifest = root / MANIFEST
+        try:
+            raw = manifest.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise InputError(
+                f"{root} is not a mtlscheck PKI (no {MANIFEST}); "
+                f"create one with: mtlscheck pki init {root}"
+            ) from None
+        except OSError as exc:
+            raise InputError(f"cannot read {manifest}: {exc.strerror}") from None
+        try:
+            data = json.loads(raw)
+            return cls._from_manifest(root, data)
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+            detail = f"missing {exc}" if isinstance(exc, KeyError) else str(exc).splitlines()[0]
+            raise InputError(f"invalid {manifest}: {detail}") from None
+
+    @classmethod
+    def _from_manifest(cls, root: Path, data: Any) -> PKI:
+        if not isinstance(data, dict):
+            raise ValueError("not a JSON object")
+        if data.get("version") != MANIFEST_VERSION:
+            raise ValueError(f"unsupported version {data.get('version')!r}")
+        key_type = data["key_type"]
+        if key_type not in get_args(KeyType):
+            raise ValueError(f"unknown key_type {key_type!r}")
+
+        def path(value: Any, what: str) -> Path:
+            if not isinstance(value, str) or not value:
+                raise ValueError(f"{what} is not a file name")
+            p = root / value
+            if not p.is_file():
+                raise ValueError(f"{what}: file {p} is missing")
+            return p
+
+        def opt_path(value: Any, what: str) -> Path | None:
+            return None if value is None else path(value, what)
+
+        roles: dict[str, Role] = {}
+        for name, entry in dict(data["roles"]).items():
+            roles[str(name)] = Role(
+                name=str(name),
+                cert=path(entry["cert"], f"role {name} cert"),
+                key=opt_path(entry.get("key"), f"role {name} key"),
+                chain=opt_path(entry.get("chain"), f"role {name} chain"),
+            )
+        for required in ("ca", "server"):
+            if required not in roles:
+                raise ValueError(f"role {required!r} is missing")
+        www = data.get("www")
+        return cls(
+            directory=root,
+            key_type=key_type,
+            hosts=tuple(str(h) for h in data["hosts"]),
+            roles=roles,
+            crl=path(data["crl"], "crl"),
+            p12=opt_path(data.get("p12"), "p12"),
+            www=None if www is None or not (root / www).is_dir() else root / www,
+        )
+
+
+def _need_key(role: Role) -> Path:
+    if role.key is None:
+        raise InputError(f"role {role.name!r} has no private key")
+    return role.key
+
+
+def _read_certs(path: Path) -> list[x509.Certificate]:
+    try:
+        certs = x509.load_pem_x509_certificates(path.read_bytes())
+    except OSError as exc:
+        raise InputError(f"cannot read {path}: {exc.strerror}") from None
+    except ValueError:
+        raise InputError(f"{path} does not contain a PEM certificate") from None
+    return certs
+
+
+def _read_key(path: Path) -> PrivateKey:
+    try:
+        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    except OSError as exc:
+        raise InputError(f"cannot read {path}: {exc.strerror}") from None
+    except (ValueError, TypeError):
+        raise InputError(f"{path} is not an unencrypted PEM private key") from None
+    if not isinstance(key, ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey):
+        raise InputError(f"{path}: only EC and RSA keys are supported")
+    return key
+
+
+def _files(role: str) -> tuple[str, str]:
+    return f"{role}.pem", f"{role}.key"
+
+
+def init_pki(
+    directory: Path | str,
+    *,
+    hosts: Sequence[str] = ("localhost", "127.0.0.1"),
+    key_type: KeyType = "ec",
+    force: bool = False,
+    p12_password: str | None = None,
+) -> tuple[PKI, str]:
+    """Create a complete test PKI in ``directory``; return it and the ``valid.p12`` password.
+
+    An existing non-empty directory is refused unless ``force`` (then our files are replaced,
+    other files are left alone).  The password is generated with :mod:`secrets` if None.
+    """
+    root = Path(directory).expanduser().absolute()
+    hosts = tuple(h.strip() for h in hosts if h.strip())
+    if not hosts:
+        raise UsageError("the server certificate needs at least one host name or IP address")
+    if key_type not in get_args(KeyType):
+        raise UsageError(f"unknown key type {key_type!r}; use one of: ec, rsa")
+    if root.exists() and not root.is_dir():
+        raise InputError(f"{root} exists and is not a directory")
+    if root.is_dir() and any(root.iterdir()) and not force:
+        raise InputError(f"{root} exists and is not empty; use --force to overwrite")
+    _san(hosts)  # validate before doing any work
+
+    now = _now()
+    ca = make_ca("mtlscheck test root CA", key_type=key_type)
+    inter_ca = make_ca(
+        "mtlscheck test intermediate CA", issuer=ca, key_type=key_type, path_length=0
+    )
+    other_ca = make_ca("mtlscheck unrelated CA", key_type=key_type)
+    issued: dict[str, Issued] = {
+        "ca": ca,
+        "intermediate-ca": inter_ca,
+        "other-ca": other_ca,
+        "server": make_leaf(
+            ca, hosts[0], key_type=key_type, client=False, server=True, hosts=hosts
+        ),
+        "valid": make_leaf(ca, "valid-client", key_type=key_type),
+        "expired": make_leaf(
+            ca,
+            "expired-client",
+            key_type=key_type,
+            not_before=now - timedelta(days=30),
+            not_after=now - timedelta(days=1),
+        ),
+        "not-yet-valid": make_leaf(
+            ca,
+            "not-yet-valid-client",
+            key_type=key_type,
+            not_before=now + timedelta(days=30),
+            not_after=now + timedelta(days=395),
+        ),
+        "revoked": make_leaf(ca, "revoked-client", key_type=key_type),
+        "no-client-eku": make_leaf(
+            ca, "no-client-eku-client", key_type=key_type, client=False, server=True
+        ),
+        "self-signed": make_leaf(None, "self-signed-client", key_type=key_type),
+        "intermediate": make_leaf(inter_ca, "intermediate-client", key_type=key_type),
+        "wrong-ca": make_leaf(other_ca, "wrong-ca-client", key_type=key_type),
+    }
+    crls = (
+        make_crl(ca, [issued["revoked"].cert.serial_number]),
+        make_crl(inter_ca, []),
+    )
+    password = p12_password if p12_password is not None else secrets.token_urlsafe(18)
+
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"cannot create {root}: {exc.strerror}") from None
+
+    manifest_roles: dict[str, dict[str, str | None]] = {}
+    for name, item in issued.items():
+        cert_file, key_file = _files(name)
+        write_pem(root / cert_file, item.cert, force=force)
+        write_private_key(root / key_file, item.key, force=force)
+        chain_file: str | None = None
+        if item.chain and name in CLIENT_ROLES:
+            chain_file = f"{name}-chain.pem"
+            write_pem(root / chain_file, item.cert, *item.chain, force=force)
+        manifest_roles[name] = {"cert": cert_file, "key": key_file, "chain": chain_file}
+    write_pem(root / "crl.pem", *crls, force=force)
+
+    valid = issued["valid"]
+    p12_data = pkcs12.serialize_key_and_certificates(
+        b"valid-client",
+        valid.key,
+        valid.cert,
+        list(valid.chain) or None,
+        serialization.BestAvailableEncryption(password.encode()),
+    )
+    _write_bytes(root / "valid.p12", p12_data, mode=0o600, force=force)
+
+    www = root / "www"
+    www.mkdir(exist_ok=True)
+    _write_bytes(www / "index.html", b"ok\n", mode=0o644, force=True)
+
+    manifest = {
+        "version": MANIFEST_VERSION,
+        "key_type": key_type,
+        "hosts": list(hosts),
+        "roles": manifest_roles,
+        "crl": "crl.pem",
+        "p12": "valid.p12",
+        "p12_role": "valid",
+        "www": "www",
+    }
+    _write_bytes(
+        root / MANIFEST,
+        (json.dumps(manifest, indent=2) + "\n").encode(),
+        mode=0o644,
+        force=True,
+    )
+    return PKI.load(root), password
+
+
+# --------------------------------------------------------------------------- server snippets
+
+
+def _nginx_arg(value: str | Path) -> str:
+    text = str(value)
+    if re.fullmatch(r"[A-Za-z0-9_./:@+,=-]+", text):
+        return text
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _apache_arg(value: str | Path) -> str:
+    return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _check_listen(listen: str) -> str:
+    listen = listen.strip()
+    if not re.fullmatch(r"(?:(?:[A-Za-z0-9_.-]+|\[[0-9A-Fa-f:.]+\]):)?[0-9]{1,5}", listen):
+        raise UsageError(f"bad listen address {listen!r}; use PORT, HOST:PORT or [IPv6]:PORT")
+    return listen
+
+
+def _check_server_name(server_name: str) -> str:
+    if not re.fullmatch(r"[A-Za-z0-9*._-]+", server_name):
+        raise UsageError(f"bad server name {server_name!r}")
+    return server_name
+
+
+def nginx_config(
+    pki: PKI, *, listen: str = "443", server_name: str = "localhost", root: str | None = None
+) -> str:
+    """A complete nginx ``server { }`` block (for the ``http { }`` context) requiring mTLS.
+
+    ``listen`` is ``PORT``, ``HOST:PORT`` or ``[IPv6]:PORT``; ``root`` None answers every
+    request with ``200 ok`` directly, else files are served from ``root``.
+    """
+    listen = _check_listen(listen)
+    server_name = _check_server_name(server_name)
+    if root is None:
+        location = '        default_type text/plain;\n        return 200 "ok\\n";\n'
+    else:
+        location = f"        root {_nginx_arg(root)};\n"
+    return (
+        "# mtlscheck test PKI: nginx server block that requires a client certificate.\n"
+        "# Put it in the http { } context, e.g. /etc/nginx/conf.d/mtls.conf.\n"
+        "server {\n"
+        f"    listen {listen} ssl;\n"
+        f"    server_name {server_name};\n"
+        "\n"
+        f"    ssl_certificate     {_nginx_arg(pki.server_cert)};\n"
+        f"    ssl_certificate_key {_nginx_arg(pki.server_key)};\n"
+        "    ssl_protocols TLSv1.2 TLSv1.3;\n"
+        "\n"
+        "    # CA that issues client certificates (root only: intermediates come from the\n"
+        "    # client). Its name is also sent to clients in the certificate request.\n"
+        f"    ssl_client_certificate {_nginx_arg(pki.ca_cert)};\n"
+        "    # on = a valid client certificate is required. nginx still completes the TLS\n"
+        "    # handshake for a missing or bad certificate and answers HTTP 400 (internal codes\n"
+        "    # 496 no certificate / 495 certificate error; remap with error_page 495 496 ...).\n"
+        "    # optional = requests without a certificate get through unless the application\n"
+        "    # checks $ssl_client_verify: do not use it to protect anything.\n"
+        "    ssl_verify_client on;\n"
+        "    # leaf -> intermediate CA -> root\n"
+        "    ssl_verify_depth 2;\n"
+        "    # CRLs of the root AND the intermediate CA: nginx checks every level of the chain\n"
+        "    # and rejects a certificate whose issuer has no CRL in this file.\n"
+        f"    ssl_crl {_nginx_arg(pki.crl)};\n"
+        "\n"
+        "    location / {\n"
+        f"{location}"
+        "    }\n"
+        "}\n"
+    )
+
+
+def apache_config(
+    pki: PKI,
+    *,
+    listen: str = "443",
+    server_name: str = "localhost",
+    document_root: str | None = None,
+) -> str:
+    """``Listen`` plus a ``<VirtualHost>`` for Apache 2.4 (mod_ssl) requiring mTLS.
+
+    The first non-comment line is ``Listen <listen> https``; drop it if the server already
+    listens there (Debian's ports.conf has ``Listen 443`` when mod_ssl is enabled).  The vhost
+    address is ``*:PORT`` for a bare port, else ``listen`` itself.  ``document_root`` None uses
+    the PKI's ``www`` directory (an ``index.html`` saying ``ok``).
+    """
+    listen = _check_listen(listen)
+    server_name = _check_server_name(server_name)
+    vhost = f"*:{listen}" if listen.isdigit() else listen
+    if document_root is None:
+        docroot = str(pki.www) if pki.www is not None else "/var/www/html"
+    else:
+        docroot = document_root
+    return (
+        "# mtlscheck test PKI: Apache 2.4 virtual host that requires a client certificate.\n"
+        "# Needs mod_ssl (a2enmod ssl). Drop the Listen line if the server already listens\n"
+        "# on this address (Debian's ports.conf has Listen 443 once mod_ssl is enabled).\n"
+        f"Listen {listen} https\n"
+        f"<VirtualHost {vhost}>\n"
+        f"    ServerName {server_name}\n"
+        f"    DocumentRoot {_apache_arg(docroot)}\n"
+        f"    <Directory {_apache_arg(docroot)}>\n"
+        "        Require all granted\n"
+        "    </Directory>\n"
+        "\n"
+        "    SSLEngine on\n"
+        "    SSLProtocol -all +TLSv1.2 +TLSv1.3\n"
+        f"    SSLCertificateFile {_apache_arg(pki.server_cert)}\n"
+        f"    SSLCertificateKeyFile {_apache_arg(pki.server_key)}\n"
+        "\n"
+        "    # CA that issues client certificates (root only: intermediates come from the\n"
+        "    # client). Its name is also sent to clients in the certificate request.\n"
+        f"    SSLCACertificateFile {_apache_arg(pki.ca_cert)}\n"
+        "    # require = the handshake fails with a TLS alert for a missing or bad certificate\n"
+        "    # (with TLS 1.3 the client sees the alert on its first read, after the handshake).\n"
+        "    # optional / optional_no_ca let clients without a valid certificate through\n"
+        "    # unless the application checks SSL_CLIENT_VERIFY: do not use them to protect\n"
+        "    # anything.\n"
+        "    SSLVerifyClient require\n"
+        "    # leaf -> intermediate CA -> root\n"
+        "    SSLVerifyDepth 2\n"
+        "    # CRLs of the root AND the intermediate CA: 'chain' checks every level and\n"
+        "    # rejects a certificate whose issuer has no CRL in this file.\n"
+        f"    SSLCARevocationFile {_apache_arg(pki.crl)}\n"
+        "    SSLCARevocationCheck chain\n"
+        "</VirtualHost>\n"
+    )
+
+
+def curl_command(pki: PKI, url: str, role: str = "valid") -> str:
+    """A shell-quoted ``curl`` command that fetches ``url`` as client ``role``."""
+    r = pki.role(role)
+    parts = ["curl", "--cacert", str(pki.ca_cert), "--cert", str(r.send_file)]
+    if r.key is not None:
+        parts += ["--key", str(r.key)]
+    parts.append(url)
+    return shlex.join(parts)
