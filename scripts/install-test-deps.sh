@@ -1,0 +1,140 @@
+#!/usr/bin/env bash
+# Install everything the test suite needs, idempotently.
+#
+# - Real servers (nginx, Apache, HAProxy, Caddy) plus curl/openssl from Debian, only when a
+#   binary is missing. Debian is stopped from starting them as services (policy-rc.d), and any
+#   service process the install still managed to start is stopped by its Debian pid file.
+# - The project itself with its test extra (pytest, pytest-xdist, ruff, mypy).
+#
+# Safe to run repeatedly; needs root only when something has to be installed with apt.
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+log() { printf 'install-test-deps: %s\n' "$*" >&2; }
+die() { printf 'install-test-deps: ERROR: %s\n' "$*" >&2; exit 1; }
+
+# binary -> Debian package
+declare -A PKG_OF=(
+    [/usr/sbin/nginx]=nginx-light
+    [/usr/sbin/apache2]=apache2
+    [/usr/sbin/haproxy]=haproxy
+    [/usr/bin/caddy]=caddy
+)
+# Debian pid files of the services these packages would start -> the service's executable.
+declare -A SERVICE_PIDFILES=(
+    [/run/nginx.pid]=/usr/sbin/nginx
+    [/run/apache2/apache2.pid]=/usr/sbin/apache2
+    [/run/haproxy.pid]=/usr/sbin/haproxy
+)
+
+missing_binaries() {
+    local b
+    for b in "${!PKG_OF[@]}"; do
+        [[ -x "$b" ]] || echo "$b"
+    done
+    command -v curl >/dev/null 2>&1 || echo curl
+    command -v openssl >/dev/null 2>&1 || echo openssl
+}
+
+# Pids of processes running the given executable (by /proc/PID/exe, not by name pattern).
+pids_of_exe() {
+    local exe=$1 p target
+    for p in /proc/[0-9]*; do
+        target=$(readlink "$p/exe" 2>/dev/null) || continue
+        [[ "$target" == "$exe" ]] && echo "${p#/proc/}"
+    done
+    return 0
+}
+
+pidfile_pid() {
+    local f=$1 pid
+    [[ -r "$f" ]] || return 0
+    pid=$(tr -dc '0-9' <"$f" | head -c 10)
+    [[ -n "$pid" ]] && echo "$pid"
+    return 0
+}
+
+stop_pid() {
+    local pid=$1 what=$2 i
+    kill -0 "$pid" 2>/dev/null || return 0
+    log "stopping $what (pid $pid) started by the package install"
+    kill -TERM "$pid" 2>/dev/null || true
+    for i in $(seq 50); do
+        kill -0 "$pid" 2>/dev/null || return 0
+        sleep 0.1
+    done
+    kill -KILL "$pid" 2>/dev/null || true
+}
+
+install_servers() {
+    if [[ $(id -u) -ne 0 ]]; then
+        die "missing: $*; run this script as root (it installs Debian packages)"
+    fi
+    command -v apt-get >/dev/null 2>&1 || die "missing: $*; apt-get not available on this machine"
+
+    # Remember what was running before, so we only stop what the install starts.
+    declare -A before_pidfile=()
+    local f
+    for f in "${!SERVICE_PIDFILES[@]}"; do
+        before_pidfile[$f]=$(pidfile_pid "$f")
+    done
+    local caddy_before
+    caddy_before=" $(pids_of_exe /usr/bin/caddy | tr '\n' ' ') "
+
+    local created_policy=0
+    if [[ ! -e /usr/sbin/policy-rc.d ]]; then
+        printf '#!/bin/sh\n# written by mtlscheck scripts/install-test-deps.sh\nexit 101\n' \
+            >/usr/sbin/policy-rc.d
+        chmod 0755 /usr/sbin/policy-rc.d
+        created_policy=1
+    fi
+    # shellcheck disable=SC2064
+    trap "[[ $created_policy -eq 1 ]] && rm -f /usr/sbin/policy-rc.d" EXIT
+
+    log "installing nginx-light apache2 haproxy caddy curl openssl (missing: $*)"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update
+    apt-get install -y --no-install-recommends \
+        nginx-light apache2 haproxy caddy curl openssl ca-certificates </dev/null
+
+    if [[ $created_policy -eq 1 ]]; then
+        rm -f /usr/sbin/policy-rc.d
+    fi
+    trap - EXIT
+
+    # Stop any service the install started despite policy-rc.d (new pid in a Debian pid file).
+    local pid
+    for f in "${!SERVICE_PIDFILES[@]}"; do
+        pid=$(pidfile_pid "$f")
+        if [[ -n "$pid" && "$pid" != "${before_pidfile[$f]}" \
+              && "$(readlink "/proc/$pid/exe" 2>/dev/null)" == "${SERVICE_PIDFILES[$f]}" ]]; then
+            stop_pid "$pid" "service from $f"
+        fi
+    done
+    # Caddy's Debian service has no pid file: stop new caddy processes running the packaged
+    # /etc/caddy/Caddyfile (the test harness never uses that file).
+    for pid in $(pids_of_exe /usr/bin/caddy); do
+        [[ "$caddy_before" == *" $pid "* ]] && continue
+        if tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q '/etc/caddy/Caddyfile'; then
+            stop_pid "$pid" "caddy service"
+        fi
+    done
+}
+
+missing=$(missing_binaries | tr '\n' ' ')
+# MTLSCHECK_FORCE_APT=1 runs the apt path even when everything is present (to test this script).
+if [[ -n "${missing// /}" || "${MTLSCHECK_FORCE_APT:-0}" == 1 ]]; then
+    install_servers $missing
+    missing=$(missing_binaries | tr '\n' ' ')
+    if [[ -n "${missing// /}" ]]; then
+        die "still missing after apt-get install: $missing"
+    fi
+else
+    log "nginx, apache2, haproxy, caddy, curl, openssl: present"
+fi
+
+log "pip install -e '.[test]'"
+# PIP_BREAK_SYSTEM_PACKAGES: Debian's own python3 is "externally managed" (PEP 668).
+PIP_BREAK_SYSTEM_PACKAGES=1 python3 -m pip install --disable-pip-version-check -q -e '.[test]' \
+    </dev/null || die "pip install -e '.[test]' failed"
