@@ -1,0 +1,188 @@
+"""Client identities: load a certificate, its chain and its key from the user's files.
+
+Accepts what people actually have: PEM (cert file may carry the chain, and even the key), DER,
+PKCS#12 (``.p12``/``.pfx``), encrypted keys.  Every failure becomes one
+:class:`~mtlscheck.InputError` line that names the file and says what to do; a key that does
+not belong to its certificate is caught here, before any connection, because a server would
+only answer with an opaque ``decrypt_error``/``handshake_failure``.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
+from cryptography.hazmat.primitives.serialization import pkcs12
+from cryptography.x509.oid import ExtendedKeyUsageOID
+
+from mtlscheck._errors import InputError
+
+__all__ = ["ClientIdentity", "PrivateKey", "load_identity"]
+
+PrivateKey = (
+    rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey | ed448.Ed448PrivateKey
+)
+
+
+@dataclass(frozen=True)
+class ClientIdentity:
+    """What a probe presents: a leaf, the intermediates sent after it, and the leaf's key."""
+
+    cert: x509.Certificate
+    key: PrivateKey
+    chain: tuple[x509.Certificate, ...] = ()
+    cert_path: Path | None = None
+    """File holding the leaf (and chain), for the reproduce commands; None when only in memory."""
+    key_path: Path | None = None
+    cert_type: str = "PEM"
+    """``PEM`` or ``P12``: what curl's ``--cert-type`` needs for :attr:`cert_path`."""
+
+    @property
+    def subject(self) -> str:
+        return self.cert.subject.rfc4514_string()
+
+    @property
+    def issuer(self) -> str:
+        return self.cert.issuer.rfc4514_string()
+
+    def warnings(self, now: _dt.datetime | None = None) -> list[str]:
+        """Preflight remarks on the certificate as a client identity (not errors: a probe may
+        present a bad certificate on purpose)."""
+        now = now or _dt.datetime.now(_dt.UTC)
+        out: list[str] = []
+        if self.cert.not_valid_after_utc < now:
+            out.append(f"certificate expired on {self.cert.not_valid_after_utc:%Y-%m-%d}")
+        if self.cert.not_valid_before_utc > now:
+            out.append(f"certificate not valid before {self.cert.not_valid_before_utc:%Y-%m-%d}")
+        try:
+            eku = self.cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+        except x509.ExtensionNotFound:
+            pass
+        else:
+            if ExtendedKeyUsageOID.CLIENT_AUTH not in eku:
+                out.append("certificate lacks the clientAuth extended key usage")
+        return out
+
+
+def _read(path: Path, what: str) -> bytes:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        raise InputError(f"{what} file not found: {path}") from None
+    except IsADirectoryError:
+        raise InputError(f"{what} path is a directory, not a file: {path}") from None
+    except PermissionError:
+        raise InputError(f"{what} file is not readable (permission denied): {path}") from None
+    except OSError as exc:
+        raise InputError(f"cannot read {what} file {path}: {exc.strerror or exc}") from None
+
+
+def _load_certs(data: bytes, path: Path) -> list[x509.Certificate]:
+    if b"-----BEGIN" in data:
+        if b"-----BEGIN CERTIFICATE-----" not in data:
+            raise InputError(f"no certificate found in PEM file {path}")
+        try:
+            return x509.load_pem_x509_certificates(data)
+        except ValueError as exc:
+            raise InputError(f"cannot parse certificate in {path}: {exc}") from None
+    try:
+        return [x509.load_der_x509_certificate(data)]
+    except ValueError:
+        raise InputError(f"{path} is neither a PEM nor a DER certificate (nor PKCS#12)") from None
+
+
+def _load_key(data: bytes, path: Path, password: bytes | None) -> PrivateKey:
+    try:
+        if b"-----BEGIN" in data:
+            key = serialization.load_pem_private_key(data, password)
+        else:
+            key = serialization.load_der_private_key(data, password)
+    except TypeError:
+        # cryptography raises TypeError for "encrypted but no password" and the reverse.
+        if password is None:
+            raise InputError(
+                f"private key {path} is encrypted: give its password with --key-password-env VAR"
+            ) from None
+        key = _load_key(data, path, None)
+    except ValueError as exc:
+        if password is not None and ("decrypt" in str(exc).lower() or "password" in str(exc).lower()):
+            raise InputError(f"wrong password for private key {path}") from None
+        raise InputError(f"{path} is not a usable private key (PEM or DER)") from None
+    if not isinstance(
+        key,
+        rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey | ed448.Ed448PrivateKey,
+    ):
+        raise InputError(f"unsupported private key type in {path}: {type(key).__name__}")
+    return key
+
+
+def _spki(key: PrivateKey | x509.Certificate) -> bytes:
+    pub = key.public_key()
+    return pub.public_bytes(  # type: ignore[union-attr]
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+
+
+def _load_p12(data: bytes, path: Path, password: bytes | None) -> ClientIdentity:
+    try:
+        key, cert, extra = pkcs12.load_key_and_certificates(data, password)
+    except ValueError:
+        if password is None:
+            raise InputError(
+                f"cannot open PKCS#12 {path}: it needs a password (--key-password-env VAR)"
+            ) from None
+        raise InputError(f"cannot open PKCS#12 {path}: wrong password or corrupt file") from None
+    if cert is None or key is None:
+        raise InputError(f"PKCS#12 {path} holds no certificate with its private key")
+    if not isinstance(
+        key,
+        rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey | ed448.Ed448PrivateKey,
+    ):
+        raise InputError(f"unsupported private key type in {path}")
+    return ClientIdentity(cert, key, tuple(extra), cert_path=path, key_path=None, cert_type="P12")
+
+
+def _looks_like_p12(path: Path, data: bytes) -> bool:
+    if path.suffix.lower() in (".p12", ".pfx"):
+        return True
+    # A DER PKCS#12 starts like any DER SEQUENCE, so try it only when nothing else parses.
+    return False
+
+
+def load_identity(
+    cert_path: Path | str, key_path: Path | str | None = None, *, password: bytes | None = None
+) -> ClientIdentity:
+    """Load a client identity; raises :class:`InputError` with one line on any problem.
+
+    ``key_path`` may be omitted when the certificate file also holds the key (combined PEM)
+    or is a PKCS#12 bundle.
+    """
+    cpath = Path(cert_path)
+    data = _read(cpath, "certificate")
+    if _looks_like_p12(cpath, data):
+        return _load_p12(data, cpath, password)
+    try:
+        certs = _load_certs(data, cpath)
+    except InputError:
+        if b"-----BEGIN" not in data:
+            try:
+                return _load_p12(data, cpath, password)
+            except InputError:
+                pass
+        raise
+    leaf, chain = certs[0], tuple(certs[1:])
+    if key_path is None:
+        if b"PRIVATE KEY-----" not in data:
+            raise InputError(f"no private key given for {cpath}: use --key FILE")
+        kpath = cpath
+        key = _load_key(data, cpath, password)
+    else:
+        kpath = Path(key_path)
+        key = _load_key(_read(kpath, "private key"), kpath, password)
+    if _spki(key) != _spki(leaf):
+        raise InputError(f"private key {kpath} does not match certificate {cpath}")
+    return ClientIdentity(leaf, key, chain, cert_path=cpath, key_path=kpath)
