@@ -1,0 +1,32 @@
+"""JSON report: ``RunResult.to_dict()`` plus a ``schema`` number.
+
+``schema`` is bumped whenever the document changes in a way that can break a consumer (a key
+removed or renamed, a type or meaning changed). Adding keys is not breaking and keeps the number.
+Key order is stable: ``schema`` first, then the order of the ``to_dict()`` methods in
+:mod:`mtlscheck._model`.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, TextIO
+
+from mtlscheck._model import RunResult
+
+__all__ = ["SCHEMA_VERSION", "JsonReporter", "to_document"]
+
+SCHEMA_VERSION = 1
+
+
+def to_document(run: RunResult) -> dict[str, Any]:
+    """The JSON document as a dict (``schema`` first)."""
+    return {"schema": SCHEMA_VERSION, **run.to_dict()}
+
+
+class JsonReporter:
+    name = "json"
+
+    def render(self, run: RunResult, out: TextIO, *, verbose: bool = False) -> None:
+        # ``verbose`` changes nothing: the document always carries everything.
+        json.dump(to_document(run), out, indent=2)
+        out.write("\n")
