@@ -1,0 +1,157 @@
+"""``mtlscheck pki``: create a throwaway test PKI and print server config snippets.
+
+The main app mounts this with ``app.add_typer(pki_app, name="pki")``.  Errors are raised as
+:mod:`mtlscheck._errors` exceptions; the main app turns them into one-line messages.
+"""
+
+from __future__ import annotations
+
+import os
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from mtlscheck._errors import UsageError
+
+__all__ = ["pki_app"]
+
+pki_app = typer.Typer(
+    name="pki",
+    help="Create a throwaway test PKI (CAs, client certificate variants, CRL) and print "
+    "nginx/Apache snippets that require client certificates.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+
+
+class KeyTypeOption(StrEnum):
+    ec = "ec"
+    rsa = "rsa"
+
+
+DirArg = Annotated[Path, typer.Argument(help="PKI directory.", show_default=False)]
+ListenOpt = Annotated[
+    str,
+    typer.Option("--listen", help="Listen address: PORT, HOST:PORT or [IPv6]:PORT."),
+]
+ServerNameOpt = Annotated[str, typer.Option("--server-name", help="server_name / ServerName.")]
+
+
+def _hosts(value: str) -> list[str]:
+    hosts = [h.strip() for h in value.split(",") if h.strip()]
+    if not hosts:
+        raise UsageError("--hosts needs at least one host name or IP address")
+    return hosts
+
+
+def _url(host: str, listen: str) -> str:
+    port = listen.rsplit(":", 1)[-1]
+    if ":" in host:
+        host = f"[{host}]"
+    return f"https://{host}/" if port == "443" else f"https://{host}:{port}/"
+
+
+@pki_app.command("init")
+def init(
+    directory: DirArg,
+    hosts: Annotated[
+        str,
+        typer.Option(
+            "--hosts", help="Comma-separated names/IPs for the server certificate's SAN."
+        ),
+    ] = "localhost,127.0.0.1",
+    key_type: Annotated[
+        KeyTypeOption, typer.Option("--key-type", help="ec = P-256 (fast), rsa = 2048 bit.")
+    ] = KeyTypeOption.ec,
+    force: Annotated[
+        bool, typer.Option("--force", help="Overwrite the files of an existing PKI directory.")
+    ] = False,
+    p12_password_env: Annotated[
+        str | None,
+        typer.Option(
+            "--p12-password-env",
+            metavar="VAR",
+            help="Environment variable holding the password for valid.p12 "
+            "(unset: a random password is generated and printed once).",
+        ),
+    ] = None,
+) -> None:
+    """Create a test PKI in DIRECTORY and print snippets for nginx, Apache and curl."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from mtlscheck._pki import apache_config, curl_command, init_pki, nginx_config
+
+    env_password = os.environ.get(p12_password_env) or None if p12_password_env else None
+    pki, password = init_pki(
+        directory,
+        hosts=_hosts(hosts),
+        key_type=key_type.value,
+        force=force,
+        p12_password=env_password,
+    )
+
+    console = Console(highlight=False)
+    table = Table(title=f"Test PKI written to {pki.directory}", title_justify="left")
+    table.add_column("role")
+    table.add_column("certificate")
+    table.add_column("key (0600)")
+    for name, role in pki.roles.items():
+        cert = role.cert.name if role.chain is None else f"{role.cert.name} (+ {role.chain.name})"
+        table.add_row(name, cert, role.key.name if role.key else "-")
+    console.print(table)
+    console.out(f"CRL (root + intermediate): {pki.crl}")
+    if pki.p12 is not None:
+        if env_password is not None:
+            console.out(f"PKCS#12 of 'valid': {pki.p12} (password from ${p12_password_env})")
+        else:
+            console.out(f"PKCS#12 of 'valid': {pki.p12}")
+            console.out(f"  password (generated, shown only now): {password}")
+
+    listen, server_name = "8443", pki.hosts[0]
+    console.print()
+    console.rule("nginx (mtlscheck pki nginx DIR)", align="left")
+    console.out(nginx_config(pki, listen=listen, server_name=server_name), end="")
+    console.rule("Apache 2.4 (mtlscheck pki apache DIR)", align="left")
+    console.out(apache_config(pki, listen=listen, server_name=server_name), end="")
+    console.rule("try it", align="left")
+    console.out(curl_command(pki, _url(pki.hosts[0], listen)))
+
+
+@pki_app.command("nginx")
+def nginx(
+    directory: DirArg,
+    listen: ListenOpt = "443",
+    server_name: ServerNameOpt = "localhost",
+    root: Annotated[
+        str | None,
+        typer.Option("--root", help="Serve files from this directory instead of 'return 200'."),
+    ] = None,
+) -> None:
+    """Print an nginx server block requiring client certificates from the PKI in DIRECTORY."""
+    from mtlscheck._pki import PKI, nginx_config
+
+    pki = PKI.load(directory)
+    typer.echo(nginx_config(pki, listen=listen, server_name=server_name, root=root), nl=False)
+
+
+@pki_app.command("apache")
+def apache(
+    directory: DirArg,
+    listen: ListenOpt = "443",
+    server_name: ServerNameOpt = "localhost",
+    document_root: Annotated[
+        str | None,
+        typer.Option("--document-root", help="DocumentRoot (default: the PKI's www/ directory)."),
+    ] = None,
+) -> None:
+    """Print Listen + an Apache 2.4 VirtualHost requiring client certificates from DIRECTORY."""
+    from mtlscheck._pki import PKI, apache_config
+
+    pki = PKI.load(directory)
+    typer.echo(
+        apache_config(pki, listen=listen, server_name=server_name, document_root=document_root),
+        nl=False,
+    )
