@@ -74,6 +74,7 @@ PrivateKey = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
 MANIFEST = "manifest.json"
 MANIFEST_VERSION = 1
 ORGANIZATION = "mtlscheck test PKI"
+_EMAIL_DOMAIN = "mtlscheck.test"
 
 CA_ROLES: tuple[str, ...] = ("ca", "intermediate-ca", "other-ca")
 CLIENT_ROLES: tuple[str, ...] = (
@@ -251,11 +252,13 @@ def make_leaf(
     hosts: Sequence[str] = (),
     not_before: datetime | None = None,
     not_after: datetime | None = None,
+    emails: Sequence[str] = (),
 ) -> Issued:
     """An end-entity certificate (CA:FALSE); self-signed if ``issuer`` is None.
 
     ``ekus`` None means clientAuth if ``client`` and serverAuth if ``server``; an explicit
-    empty sequence omits extendedKeyUsage altogether.  ``hosts`` become the SAN.
+    empty sequence omits extendedKeyUsage altogether.  ``hosts`` (DNS names / IP addresses)
+    and ``emails`` (rfc822Name) become the SAN; without either there is no SAN extension.
     """
     if key is None:
         key = new_key(key_type)
@@ -282,8 +285,9 @@ def make_leaf(
     )
     if ekus:
         builder = builder.add_extension(x509.ExtendedKeyUsage(list(ekus)), critical=False)
-    if hosts:
-        builder = builder.add_extension(_san(hosts), critical=False)
+    if hosts or emails:
+        san = [*_san(hosts), *(x509.RFC822Name(e) for e in emails)]
+        builder = builder.add_extension(x509.SubjectAlternativeName(san), critical=False)
     if issuer is not None:
         builder = builder.add_extension(_aki(issuer), critical=False)
     cert = builder.sign(key if issuer is None else issuer.key, hashes.SHA256())
@@ -560,6 +564,28 @@ def init_pki(
     _san(hosts)  # validate before doing any work
 
     now = _now()
+
+    def client(
+        role: str,
+        issuer: Issued | None,
+        *,
+        server: bool = False,
+        not_before: datetime | None = None,
+        not_after: datetime | None = None,
+    ) -> Issued:
+        """CN=<role>-client with SAN email <role>-client@mtlscheck.test (verifiers want a SAN)."""
+        cn = f"{role}-client"
+        return make_leaf(
+            issuer,
+            cn,
+            key_type=key_type,
+            client=not server,
+            server=server,
+            emails=[f"{cn}@{_EMAIL_DOMAIN}"],
+            not_before=not_before,
+            not_after=not_after,
+        )
+
     ca = make_ca("mtlscheck test root CA", key_type=key_type)
     inter_ca = make_ca(
         "mtlscheck test intermediate CA", issuer=ca, key_type=key_type, path_length=0
@@ -572,28 +598,21 @@ def init_pki(
         "server": make_leaf(
             ca, hosts[0], key_type=key_type, client=False, server=True, hosts=hosts
         ),
-        "valid": make_leaf(ca, "valid-client", key_type=key_type),
-        "expired": make_leaf(
-            ca,
-            "expired-client",
-            key_type=key_type,
-            not_before=now - timedelta(days=30),
-            not_after=now - timedelta(days=1),
+        "valid": client("valid", ca),
+        "expired": client(
+            "expired", ca, not_before=now - timedelta(days=30), not_after=now - timedelta(days=1)
         ),
-        "not-yet-valid": make_leaf(
+        "not-yet-valid": client(
+            "not-yet-valid",
             ca,
-            "not-yet-valid-client",
-            key_type=key_type,
             not_before=now + timedelta(days=30),
             not_after=now + timedelta(days=395),
         ),
-        "revoked": make_leaf(ca, "revoked-client", key_type=key_type),
-        "no-client-eku": make_leaf(
-            ca, "no-client-eku-client", key_type=key_type, client=False, server=True
-        ),
-        "self-signed": make_leaf(None, "self-signed-client", key_type=key_type),
-        "intermediate": make_leaf(inter_ca, "intermediate-client", key_type=key_type),
-        "wrong-ca": make_leaf(other_ca, "wrong-ca-client", key_type=key_type),
+        "revoked": client("revoked", ca),
+        "no-client-eku": client("no-client-eku", ca, server=True),
+        "self-signed": client("self-signed", None),
+        "intermediate": client("intermediate", inter_ca),
+        "wrong-ca": client("wrong-ca", other_ca),
     }
     crls = (
         make_crl(ca, [issued["revoked"].cert.serial_number]),
