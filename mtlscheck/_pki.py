@@ -35,6 +35,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, Literal, get_args
 
 from cryptography import x509
@@ -407,6 +408,9 @@ class PKI:
     www: Path | None = field(default=None)
     """Document root with an ``index.html`` ("ok"), used by :func:`apache_config`."""
 
+    def __hash__(self) -> int:  # roles is a mapping; the directory identifies a PKI
+        return hash(self.directory)
+
     @property
     def ca_cert(self) -> Path:
         return self.role("ca").cert
@@ -499,7 +503,7 @@ class PKI:
             directory=root,
             key_type=key_type,
             hosts=tuple(str(h) for h in data["hosts"]),
-            roles=roles,
+            roles=MappingProxyType(roles),
             crl=path(data["crl"], "crl"),
             p12=opt_path(data.get("p12"), "p12"),
             www=None if www is None or not (root / www).is_dir() else root / www,
