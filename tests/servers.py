@@ -106,6 +106,53 @@ def process_group_exists(pgid: int) -> bool:
     return True
 
 
+def listening_inodes(port: int) -> set[str]:
+    """Socket inodes listening on TCP ``port`` (Linux /proc/net/tcp{,6})."""
+    found: set[str] = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            f = line.split()
+            if len(f) > 9 and f[3] == "0A" and int(f[1].rsplit(":", 1)[1], 16) == port:
+                found.add(f[9])
+    return found
+
+
+def group_pids(pgid: int) -> list[int]:
+    """Pids of the processes in process group ``pgid`` (Linux /proc)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[-1].split()
+        if len(fields) > 2 and int(fields[2]) == pgid:
+            pids.append(int(entry.name))
+    return pids
+
+
+def socket_inodes(pid: int) -> set[str]:
+    found: set[str] = set()
+    try:
+        fds = list(Path(f"/proc/{pid}/fd").iterdir())
+    except OSError:
+        return found
+    for fd in fds:
+        try:
+            target = os.readlink(fd)
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            found.add(target[8:-1])
+    return found
+
+
 # --------------------------------------------------------------------------- helpers
 
 
@@ -371,11 +418,20 @@ class RealServer:
             code = self.proc.poll()
             if code is not None:
                 self._fail(f"exited with status {code} during start-up")
-            if port_accepts(self.port):
+            if port_accepts(self.port) and self._owns_port():
                 return
             if time.monotonic() > deadline:
                 self._fail(f"port {self.port} not accepting after {self.startup_timeout:.0f} s")
             time.sleep(0.03)
+
+    def _owns_port(self) -> bool:
+        """Whether the listening socket on the port belongs to our process group: a port that
+        accepts may belong to someone else (e.g. a clash while our server retries bind())."""
+        assert self.proc is not None
+        inodes = listening_inodes(self.port)
+        if not inodes:
+            return True  # no /proc/net (not Linux): trust the connect
+        return any(inodes & socket_inodes(pid) for pid in group_pids(self.proc.pid))
 
     def _fail(self, what: str) -> None:
         self.stop_process_only()
@@ -391,7 +447,9 @@ class RealServer:
             self.keep_workdir = keep
 
     def _numbered_config(self) -> str:
-        return "\n".join(f"{i:4d}  {line}" for i, line in enumerate(self.config_text.splitlines(), 1))
+        return "\n".join(
+            f"{i:4d}  {line}" for i, line in enumerate(self.config_text.splitlines(), 1)
+        )
 
     def _cleanup(self) -> None:
         self.proc = None
@@ -416,8 +474,15 @@ class NginxServer(RealServer):
         (self._wd / "tmp").mkdir()
 
     def _base(self) -> list[str]:
-        return [self.binary, "-p", f"{self._wd}/", "-e", str(self._wd / "error.log"),
-                "-c", str(self.config_path)]
+        return [
+            self.binary,
+            "-p",
+            f"{self._wd}/",
+            "-e",
+            str(self._wd / "error.log"),
+            "-c",
+            str(self.config_path),
+        ]
 
     def check_command(self) -> list[str]:
         return [*self._base(), "-t", "-q"]
@@ -682,9 +747,7 @@ class CaddyServer(RealServer):
         """
         if crl is not None:
             raise ValueError("Caddy 2.6 cannot check client certificates against a CRL")
-        mode = {"required": "require_and_verify", "optional": "verify_if_given"}.get(
-            verify, verify
-        )
+        mode = {"required": "require_and_verify", "optional": "verify_if_given"}.get(verify, verify)
         protos = _protocol_list(protocols)
         tls = [
             f"    tls {server_cert} {server_key} {{",
@@ -700,9 +763,7 @@ class CaddyServer(RealServer):
         tls.append("    }")
         return (
             f"https://:{port} {{\n"
-            f"    bind {HOST}\n"
-            + "\n".join(tls)
-            + f'\n    respond "{body}" 200\n'
+            f"    bind {HOST}\n" + "\n".join(tls) + f'\n    respond "{body}" 200\n'
             "}\n"
         )
 
