@@ -776,6 +776,8 @@ def apache_config(
         f"Listen {listen} https\n"
         f"<VirtualHost {vhost}>\n"
         f"    ServerName {server_name}\n"
+        "    # The worker user (www-data when started as root) must be able to read\n"
+        "    # DocumentRoot and traverse every directory above it, or every request gets 403.\n"
         f"    DocumentRoot {_apache_arg(docroot)}\n"
         f"    <Directory {_apache_arg(docroot)}>\n"
         "        Require all granted\n"
