@@ -23,6 +23,7 @@ terminates that group (SIGTERM, then SIGKILL after a timeout) by the child's pid
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 import pwd
@@ -50,6 +51,17 @@ VERIFY_MODES = ("required", "optional", "optional_no_ca", "off")
 ALL_PROTOCOLS = "TLSv1.2 TLSv1.3"
 
 _ADDR_IN_USE = re.compile(r"address already in use|cannot bind|could not bind|bind\(\)", re.I)
+
+
+# Servers started and not yet stopped: stopped at interpreter exit as a safety net, so a test
+# that forgets stop() (or an xdist worker that ends) never leaves an orphan server behind.
+_RUNNING: set[RealServer] = set()
+
+
+@atexit.register
+def _stop_leftovers() -> None:
+    for server in list(_RUNNING):
+        server.stop()
 
 
 class ServerError(RuntimeError):
@@ -409,6 +421,7 @@ class RealServer:
             )
         finally:
             output.close()
+        _RUNNING.add(self)
         self._wait_ready()
 
     def _wait_ready(self) -> None:
@@ -452,6 +465,7 @@ class RealServer:
         )
 
     def _cleanup(self) -> None:
+        _RUNNING.discard(self)
         self.proc = None
         if self.workdir is not None and not self.keep_workdir:
             shutil.rmtree(self.workdir, ignore_errors=True)
