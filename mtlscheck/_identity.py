@@ -21,10 +21,13 @@ from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from mtlscheck._errors import InputError
 
-__all__ = ["ClientIdentity", "PrivateKey", "load_identity"]
+__all__ = ["ClientIdentity", "KeyPasswordNeeded", "PrivateKey", "load_identity"]
 
 PrivateKey = (
-    rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey | ed448.Ed448PrivateKey
+    rsa.RSAPrivateKey
+    | ec.EllipticCurvePrivateKey
+    | ed25519.Ed25519PrivateKey
+    | ed448.Ed448PrivateKey
 )
 
 
@@ -68,6 +71,10 @@ class ClientIdentity:
         return out
 
 
+class KeyPasswordNeeded(InputError):
+    """The key (or PKCS#12) is encrypted and no password was given: the CLI may prompt."""
+
+
 def _read(path: Path, what: str) -> bytes:
     try:
         return path.read_bytes()
@@ -104,17 +111,22 @@ def _load_key(data: bytes, path: Path, password: bytes | None) -> PrivateKey:
     except TypeError:
         # cryptography raises TypeError for "encrypted but no password" and the reverse.
         if password is None:
-            raise InputError(
+            raise KeyPasswordNeeded(
                 f"private key {path} is encrypted: give its password with --key-password-env VAR"
             ) from None
         key = _load_key(data, path, None)
     except ValueError as exc:
-        if password is not None and ("decrypt" in str(exc).lower() or "password" in str(exc).lower()):
+        if password is not None and (
+            "decrypt" in str(exc).lower() or "password" in str(exc).lower()
+        ):
             raise InputError(f"wrong password for private key {path}") from None
         raise InputError(f"{path} is not a usable private key (PEM or DER)") from None
     if not isinstance(
         key,
-        rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey | ed448.Ed448PrivateKey,
+        rsa.RSAPrivateKey
+        | ec.EllipticCurvePrivateKey
+        | ed25519.Ed25519PrivateKey
+        | ed448.Ed448PrivateKey,
     ):
         raise InputError(f"unsupported private key type in {path}: {type(key).__name__}")
     return key
@@ -122,7 +134,7 @@ def _load_key(data: bytes, path: Path, password: bytes | None) -> PrivateKey:
 
 def _spki(key: PrivateKey | x509.Certificate) -> bytes:
     pub = key.public_key()
-    return pub.public_bytes(  # type: ignore[union-attr]
+    return pub.public_bytes(
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
     )
 
@@ -132,7 +144,7 @@ def _load_p12(data: bytes, path: Path, password: bytes | None) -> ClientIdentity
         key, cert, extra = pkcs12.load_key_and_certificates(data, password)
     except ValueError:
         if password is None:
-            raise InputError(
+            raise KeyPasswordNeeded(
                 f"cannot open PKCS#12 {path}: it needs a password (--key-password-env VAR)"
             ) from None
         raise InputError(f"cannot open PKCS#12 {path}: wrong password or corrupt file") from None
@@ -140,17 +152,19 @@ def _load_p12(data: bytes, path: Path, password: bytes | None) -> ClientIdentity
         raise InputError(f"PKCS#12 {path} holds no certificate with its private key")
     if not isinstance(
         key,
-        rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey | ed448.Ed448PrivateKey,
+        rsa.RSAPrivateKey
+        | ec.EllipticCurvePrivateKey
+        | ed25519.Ed25519PrivateKey
+        | ed448.Ed448PrivateKey,
     ):
         raise InputError(f"unsupported private key type in {path}")
     return ClientIdentity(cert, key, tuple(extra), cert_path=path, key_path=None, cert_type="P12")
 
 
-def _looks_like_p12(path: Path, data: bytes) -> bool:
-    if path.suffix.lower() in (".p12", ".pfx"):
-        return True
-    # A DER PKCS#12 starts like any DER SEQUENCE, so try it only when nothing else parses.
-    return False
+def _looks_like_p12(path: Path) -> bool:
+    # A DER PKCS#12 starts like any DER SEQUENCE, so without the suffix it is tried only
+    # when nothing else parses.
+    return path.suffix.lower() in (".p12", ".pfx")
 
 
 def load_identity(
@@ -163,7 +177,7 @@ def load_identity(
     """
     cpath = Path(cert_path)
     data = _read(cpath, "certificate")
-    if _looks_like_p12(cpath, data):
+    if _looks_like_p12(cpath):
         return _load_p12(data, cpath, password)
     try:
         certs = _load_certs(data, cpath)

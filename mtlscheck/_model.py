@@ -271,7 +271,9 @@ class TargetResult:
             "target": self.target,
             "server_profile": self.server_profile,
             "insecure": self.insecure,
-            "unsupported_versions": [{"version": v, "reason": w} for v, w in self.unsupported_versions],
+            "unsupported_versions": [
+                {"version": v, "reason": w} for v, w in self.unsupported_versions
+            ],
             "probes": [r.to_dict() for r in self.results],
             "findings": [f.to_dict() for f in self.findings],
         }

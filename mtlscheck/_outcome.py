@@ -23,12 +23,22 @@ from mtlscheck._tls import TLSClient
 __all__ = ["classify_failure", "http_outcome"]
 
 # OpenSSL reasons seen when the peer's first bytes are not a TLS record.
-_NOT_TLS = ("wrong version number", "packet length too long", "http request", "unknown protocol",
-            "record layer failure", "record_layer_failure")
+_NOT_TLS = (
+    "wrong version number",
+    "packet length too long",
+    "http request",
+    "unknown protocol",
+    "record layer failure",
+    "record_layer_failure",
+)
 _EOF = ("unexpected eof", "eof while reading", "unexpected_eof")
 
-_NGINX_REASONS = ("No required SSL certificate was sent", "The SSL certificate error",
-                  "SSL certificate error", "The plain HTTP request was sent to HTTPS port")
+_NGINX_REASONS = (
+    "No required SSL certificate was sent",
+    "The SSL certificate error",
+    "SSL certificate error",
+    "The plain HTTP request was sent to HTTPS port",
+)
 
 
 def http_outcome(status: int, body: bytes) -> Outcome:
@@ -42,7 +52,9 @@ def http_outcome(status: int, body: bytes) -> Outcome:
                 break
         else:
             m = re.search(r"<title>(.*?)</title>", text, re.I | re.S)
-            detail = (m.group(1) if m else text.strip().splitlines()[0] if text.strip() else "")[:120]
+            detail = (m.group(1) if m else text.strip().splitlines()[0] if text.strip() else "")[
+                :120
+            ]
     return Outcome(OutcomeKind.HTTP, status=status, detail=detail)
 
 
@@ -52,7 +64,9 @@ def _ssl_reasons(exc: BaseException) -> str:
     for arg in exc.args:
         if isinstance(arg, list):
             for item in arg:
-                parts.append(" ".join(str(x) for x in item) if isinstance(item, tuple) else str(item))
+                parts.append(
+                    " ".join(str(x) for x in item) if isinstance(item, tuple) else str(item)
+                )
         else:
             parts.append(str(arg))
     return "; ".join(p for p in parts if p).lower()
@@ -72,14 +86,20 @@ def classify_failure(client: TLSClient, exc: BaseException) -> Outcome:
 
     failure = client.failure
     err = failure.error if failure is not None else _root(exc)
-    phase = failure.phase if failure is not None else (
-        Phase.AFTER_HANDSHAKE if client.handshake_done else Phase.HANDSHAKE
+    phase = (
+        failure.phase
+        if failure is not None
+        else (Phase.AFTER_HANDSHAKE if client.handshake_done else Phase.HANDSHAKE)
     )
     text = _ssl_reasons(err) if isinstance(err, SSL.Error) else str(err)
 
     if not client.tcp_connected:
         if isinstance(err, socket.gaierror):
-            return Outcome(OutcomeKind.CONNECT, reason="dns", detail=f"cannot resolve {client.settings.host}: {err.strerror}")
+            return Outcome(
+                OutcomeKind.CONNECT,
+                reason="dns",
+                detail=f"cannot resolve {client.settings.host}: {err.strerror}",
+            )
         if isinstance(err, ConnectionRefusedError):
             return Outcome(OutcomeKind.CONNECT, reason="refused", detail="connection refused")
         if isinstance(err, TimeoutError | socket.timeout):
@@ -96,24 +116,64 @@ def classify_failure(client: TLSClient, exc: BaseException) -> Outcome:
             detail=text,
         )
     if isinstance(err, TimeoutError | socket.timeout) or "timed out" in text:
-        return Outcome(OutcomeKind.CONNECT, reason="timeout", phase=phase,
-                       detail="no answer within the timeout" + (" after the handshake" if phase is Phase.AFTER_HANDSHAKE else " during the TLS handshake"))
+        return Outcome(
+            OutcomeKind.CONNECT,
+            reason="timeout",
+            phase=phase,
+            detail="no answer within the timeout"
+            + (
+                " after the handshake"
+                if phase is Phase.AFTER_HANDSHAKE
+                else " during the TLS handshake"
+            ),
+        )
     if phase is Phase.HANDSHAKE and client.bytes_received == 0 and any(r in text for r in _NOT_TLS):
-        return Outcome(OutcomeKind.NOT_TLS, detail="the port answered with something that is not TLS (plain HTTP?)")
+        return Outcome(
+            OutcomeKind.NOT_TLS,
+            detail="the port answered with something that is not TLS (plain HTTP?)",
+        )
     if client.alert_sent is not None:
-        return Outcome(OutcomeKind.TLS_LOCAL, reason=alert_name(client.alert_sent), phase=phase, detail=text)
+        return Outcome(
+            OutcomeKind.TLS_LOCAL, reason=alert_name(client.alert_sent), phase=phase, detail=text
+        )
     if isinstance(err, SSL.SysCallError):
         code = err.args[0] if err.args else None
         if code in (errno.ECONNRESET, errno.EPIPE):
-            return Outcome(OutcomeKind.CONNECT, reason="reset", phase=phase, detail="connection reset by the server")
-        return Outcome(OutcomeKind.CONNECT, reason="closed", phase=phase, detail="the server closed the connection")
+            return Outcome(
+                OutcomeKind.CONNECT,
+                reason="reset",
+                phase=phase,
+                detail="connection reset by the server",
+            )
+        return Outcome(
+            OutcomeKind.CONNECT,
+            reason="closed",
+            phase=phase,
+            detail="the server closed the connection",
+        )
     if isinstance(err, ConnectionResetError | BrokenPipeError):
-        return Outcome(OutcomeKind.CONNECT, reason="reset", phase=phase, detail="connection reset by the server")
+        return Outcome(
+            OutcomeKind.CONNECT,
+            reason="reset",
+            phase=phase,
+            detail="connection reset by the server",
+        )
     if isinstance(err, SSL.ZeroReturnError) or any(r in text for r in _EOF):
-        return Outcome(OutcomeKind.CONNECT, reason="closed", phase=phase, detail="the server closed the connection")
+        return Outcome(
+            OutcomeKind.CONNECT,
+            reason="closed",
+            phase=phase,
+            detail="the server closed the connection",
+        )
     if "disconnected without sending a response" in text or "server disconnected" in text:
-        return Outcome(OutcomeKind.CONNECT, reason="closed", phase=Phase.AFTER_HANDSHAKE,
-                       detail="the server closed the connection without an HTTP response")
+        return Outcome(
+            OutcomeKind.CONNECT,
+            reason="closed",
+            phase=Phase.AFTER_HANDSHAKE,
+            detail="the server closed the connection without an HTTP response",
+        )
     if isinstance(err, SSL.Error):
         return Outcome(OutcomeKind.TLS_LOCAL, reason="tls-error", phase=phase, detail=text)
-    return Outcome(OutcomeKind.CONNECT, reason="error", phase=phase, detail=f"{type(err).__name__}: {text}")
+    return Outcome(
+        OutcomeKind.CONNECT, reason="error", phase=phase, detail=f"{type(err).__name__}: {text}"
+    )

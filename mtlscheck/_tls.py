@@ -12,6 +12,7 @@ place that turns them into an :class:`~mtlscheck.Outcome`.
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import select
 import socket
@@ -82,6 +83,7 @@ class TLSClient:
         self.verify_error: str | None = None
         self.failure: _Failure | None = None
         self.bytes_received = 0
+        self._closed = False
         self._sock: socket.socket | None = None
         self._conn: SSL.Connection | None = None
 
@@ -90,7 +92,9 @@ class TLSClient:
     def _context(self) -> SSL.Context:
         s = self.settings
         ctx = SSL.Context(SSL.TLS_CLIENT_METHOD)
-        low, high = (_VERSIONS[s.version],) * 2 if s.version else (SSL.TLS1_2_VERSION, SSL.TLS1_3_VERSION)
+        low, high = (
+            (_VERSIONS[s.version],) * 2 if s.version else (SSL.TLS1_2_VERSION, SSL.TLS1_3_VERSION)
+        )
         ctx.set_min_proto_version(low)
         ctx.set_max_proto_version(high)
         if s.cafile is not None:
@@ -233,22 +237,26 @@ class TLSClient:
             try:
                 self._conn.recv(4096)
             except SSL.WantReadError:
-                if self._sock is None or not select.select([self._sock], [], [], max(0.0, end - time.monotonic()))[0]:
+                if (
+                    self._sock is None
+                    or not select.select([self._sock], [], [], max(0.0, end - time.monotonic()))[0]
+                ):
                     return
             except Exception:
                 return
 
     def close(self) -> None:
+        """Idempotent: a second close must not touch the fd number, which by then may belong
+        to another probe's socket (writing close_notify there corrupted its handshake)."""
+        if self._closed:
+            return
+        self._closed = True
         if self._conn is not None and self.handshake_done and self.failure is None:
-            try:
+            with contextlib.suppress(Exception):
                 self._conn.shutdown()
-            except Exception:
-                pass
         if self._sock is not None:
-            try:
+            with contextlib.suppress(OSError):
                 self._sock.close()
-            except OSError:
-                pass
 
     # -- facts ---------------------------------------------------------------------------------
 
@@ -262,7 +270,9 @@ class TLSClient:
         if conn is not None and self.handshake_done:
             protocol = conn.get_protocol_version_name()
             cipher = conn.get_cipher_name()
-            ca_names = tuple(n.rfc4514_string() for n in conn.get_client_ca_list(as_cryptography=True))
+            ca_names = tuple(
+                n.rfc4514_string() for n in conn.get_client_ca_list(as_cryptography=True)
+            )
         if conn is not None:
             peer = conn.get_peer_cert_chain(as_cryptography=True) or []
             chain = tuple(cert_info(c) for c in peer)
@@ -314,9 +324,9 @@ def name_matches(cert: x509.Certificate, name: str) -> bool:
         p = pattern.rstrip(".").lower()
         if p == host:
             return True
-        if p.startswith("*.") and "." in host:
-            if host.split(".", 1)[1] == p[2:] and host.split(".", 1)[0]:
-                return True
+        first, _, rest = host.partition(".")
+        if p.startswith("*.") and first and rest == p[2:]:
+            return True
     return False
 
 

@@ -1,0 +1,145 @@
+"""Expectations: a tiny language for "what should this probe get", and server profiles.
+
+Grammar (alternatives joined by ``|``)::
+
+    200            exact HTTP status          2xx / 4xx     HTTP status class
+    accepted       HTTP 2xx or 3xx            rejected      any refusal (see below)
+    alert          any TLS alert              alert:unknown_ca   that alert
+    alert@handshake / alert:certificate_required@after-handshake   alert in that phase
+    closed / reset a TLS-phase hang-up        connect:refused|timeout|dns|...
+    not-tls        plain text on a TLS port   tls-local      our side refused
+
+``rejected`` is deliberately a class: nginx answers HTTP 400 (its 495/496 internally), Apache
+sends an alert (during the handshake on TLS 1.2, after it on TLS 1.3), some servers just hang
+up.  A server profile narrows the class to the member that server really produces.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+
+from mtlscheck._alerts import ALERT_NAMES
+from mtlscheck._errors import UsageError
+from mtlscheck._model import TLS_PHASE_HANGUPS, Outcome, OutcomeKind, Phase
+
+__all__ = ["REJECT_STATUSES", "Expectation", "ServerProfile", "default_expectation"]
+
+REJECT_STATUSES = frozenset({400, 401, 403, 495, 496})
+"""HTTP answers that mean "your certificate was refused" (495/496: nginx's internal codes)."""
+
+_CONNECT_REASONS = frozenset(
+    {"refused", "reset", "closed", "timeout", "dns", "unreachable", "error"}
+)
+_TERM = re.compile(
+    r"^(?:(?P<status>[1-5]\d\d)|(?P<cls>[1-5])xx|(?P<word>accepted|rejected|not-tls|tls-local|closed|reset)"
+    r"|alert(?::(?P<alert>[a-z0-9_]+))?(?:@(?P<phase>handshake|after-handshake))?"
+    r"|connect:(?P<reason>[a-z]+))$"
+)
+
+
+@dataclass(frozen=True)
+class _Term:
+    text: str
+
+    def matches(self, o: Outcome) -> bool:
+        m = _TERM.match(self.text)
+        assert m is not None
+        if m["status"]:
+            return o.kind is OutcomeKind.HTTP and o.status == int(m["status"])
+        if m["cls"]:
+            return (
+                o.kind is OutcomeKind.HTTP
+                and o.status is not None
+                and o.status // 100 == int(m["cls"])
+            )
+        word = m["word"]
+        if word == "accepted":
+            return o.kind is OutcomeKind.HTTP and o.status is not None and 200 <= o.status < 400
+        if word == "rejected":
+            return (
+                o.kind is OutcomeKind.TLS_ALERT
+                or (o.kind is OutcomeKind.CONNECT and o.reason in TLS_PHASE_HANGUPS)
+                or (o.kind is OutcomeKind.HTTP and o.status in REJECT_STATUSES)
+            )
+        if word == "not-tls":
+            return o.kind is OutcomeKind.NOT_TLS
+        if word == "tls-local":
+            return o.kind is OutcomeKind.TLS_LOCAL
+        if word in ("closed", "reset"):
+            return o.kind is OutcomeKind.CONNECT and o.reason == word
+        if m["reason"]:
+            return o.kind is OutcomeKind.CONNECT and o.reason == m["reason"]
+        # alert[:name][@phase]
+        if o.kind is not OutcomeKind.TLS_ALERT:
+            return False
+        if m["alert"] and o.alert != m["alert"]:
+            return False
+        return not m["phase"] or o.phase == Phase(m["phase"])
+
+
+@dataclass(frozen=True)
+class Expectation:
+    """A parsed expectation expression; ``str()`` gives it back in canonical form."""
+
+    terms: tuple[str, ...]
+
+    @classmethod
+    def parse(cls, text: str) -> Expectation:
+        raw = [t.strip().lower() for t in str(text).split("|")]
+        if not raw or any(not t for t in raw):
+            raise UsageError(f"empty expectation in {text!r}")
+        for t in raw:
+            m = _TERM.match(t)
+            if m is None:
+                raise UsageError(
+                    f"bad expectation {t!r}: use e.g. 200, 2xx, 400|403, accepted, rejected, "
+                    "alert, alert:unknown_ca, alert@after-handshake, closed, connect:refused, "
+                    "not-tls"
+                )
+            if m["alert"] and m["alert"] not in ALERT_NAMES.values():
+                raise UsageError(f"unknown TLS alert {m['alert']!r} in expectation {text!r}")
+            if m["reason"] and m["reason"] not in _CONNECT_REASONS:
+                raise UsageError(f"unknown connect reason {m['reason']!r} in expectation {text!r}")
+        return cls(tuple(raw))
+
+    def matches(self, outcome: Outcome) -> bool:
+        return any(_Term(t).matches(outcome) for t in self.terms)
+
+    def mentions_failure(self) -> bool:
+        """True when the user explicitly expects a non-answer (then it is not an ``error``)."""
+        return any(t.startswith(("connect:", "not-tls", "tls-local")) for t in self.terms)
+
+    def __str__(self) -> str:
+        return "|".join(self.terms)
+
+
+class ServerProfile(StrEnum):
+    """What a rejection looks like on a given server; ``generic`` accepts any refusal."""
+
+    GENERIC = "generic"
+    NGINX = "nginx"
+    APACHE = "apache"
+    HAPROXY = "haproxy"
+    CADDY = "caddy"
+
+
+_REJECT_BY_PROFILE: Mapping[ServerProfile, str] = {
+    ServerProfile.GENERIC: "rejected",
+    # ssl_verify_client on: the handshake completes, then 400 (internally 495/496).
+    ServerProfile.NGINX: "400",
+    # SSLVerifyClient require: an alert, in the handshake (TLS 1.2) or on the first read (1.3).
+    ServerProfile.APACHE: "alert",
+    ServerProfile.HAPROXY: "alert",
+    # Go's crypto/tls answers bad_certificate (or certificate_required on 1.3) as alerts.
+    ServerProfile.CADDY: "alert",
+}
+
+
+def default_expectation(probe_accepts: bool, profile: ServerProfile) -> Expectation:
+    """The expectation a probe gets unless the user overrides it with ``--expect``."""
+    if probe_accepts:
+        return Expectation(("accepted",))
+    return Expectation.parse(_REJECT_BY_PROFILE[profile])
