@@ -270,6 +270,9 @@ class TLSClient:
         if conn is not None and self.handshake_done:
             protocol = conn.get_protocol_version_name()
             cipher = conn.get_cipher_name()
+        if conn is not None and (self.handshake_done or self.cert_requested):
+            # Also after a failed handshake: the CertificateRequest was read, and its CA
+            # names are what a user needs when the server (TLS 1.2) rejects with an alert.
             ca_names = tuple(
                 n.rfc4514_string() for n in conn.get_client_ca_list(as_cryptography=True)
             )
