@@ -144,6 +144,14 @@ class HandshakeFacts:
     """Distinguished names (RFC 4514) the server advertised as acceptable client CAs."""
     client_cert_sent: bool = False
     """We had a certificate to send and the server asked for one."""
+    cert_requested_after_handshake: bool = False
+    """The server asked for the certificate only once the handshake was done: TLS 1.2
+    renegotiation or TLS 1.3 post-handshake auth (Apache ``SSLVerifyClient`` in a
+    ``<Location>``)."""
+    post_handshake_auth: bool = False
+    """Our client offered TLS 1.3 post-handshake authentication (as curl does)."""
+    client_chain: tuple[CertInfo, ...] = ()
+    """The certificates we presented (leaf first), whether or not the server asked."""
     server_chain: tuple[CertInfo, ...] = ()
     handshake_completed: bool = False
     alert_received: str | None = None
@@ -159,6 +167,9 @@ class HandshakeFacts:
             "cert_requested": self.cert_requested,
             "ca_names": list(self.ca_names),
             "client_cert_sent": self.client_cert_sent,
+            "cert_requested_after_handshake": self.cert_requested_after_handshake,
+            "post_handshake_auth": self.post_handshake_auth,
+            "client_chain": [c.to_dict() for c in self.client_chain],
             "server_chain": [c.to_dict() for c in self.server_chain],
             "handshake_completed": self.handshake_completed,
             "alert_received": self.alert_received,

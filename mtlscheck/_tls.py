@@ -77,6 +77,8 @@ class TLSClient:
         self.tcp_connected = False
         self.handshake_done = False
         self.cert_requested = False
+        self.cert_requested_late = False
+        self.pha_offered = False
         self.alert_received: int | None = None
         self.alert_received_phase: Phase | None = None
         self.alert_sent: int | None = None
@@ -108,6 +110,7 @@ class TLSClient:
             ctx.use_privatekey(self.identity.key)
             for extra in self.identity.chain:
                 ctx.add_extra_chain_cert(extra)
+        self.pha_offered = _offer_post_handshake_auth(ctx)
         return ctx
 
     def _on_verify(
@@ -122,7 +125,11 @@ class TLSClient:
     def _on_info(self, conn: SSL.Connection, where: int, ret: int) -> None:
         if where & SSL.SSL_CB_LOOP:
             if b"read server certificate request" in conn.get_state_string():
-                self.cert_requested = True
+                # After the handshake: renegotiation (1.2) or post-handshake auth (1.3).
+                if self.handshake_done:
+                    self.cert_requested_late = True
+                else:
+                    self.cert_requested = True
         elif where & SSL.SSL_CB_ALERT:
             code = ret & 0xFF
             if where & SSL.SSL_CB_READ:
@@ -270,7 +277,9 @@ class TLSClient:
         if conn is not None and self.handshake_done:
             protocol = conn.get_protocol_version_name()
             cipher = conn.get_cipher_name()
-        if conn is not None and (self.handshake_done or self.cert_requested):
+        if conn is not None and (
+            self.handshake_done or self.cert_requested or self.cert_requested_late
+        ):
             # Also after a failed handshake: the CertificateRequest was read, and its CA
             # names are what a user needs when the server (TLS 1.2) rejects with an alert.
             ca_names = tuple(
@@ -286,7 +295,13 @@ class TLSClient:
             cipher=cipher,
             cert_requested=self.cert_requested,
             ca_names=ca_names,
-            client_cert_sent=self.cert_requested and self.identity is not None,
+            client_cert_sent=(self.cert_requested or self.cert_requested_late)
+            and self.identity is not None,
+            cert_requested_after_handshake=self.cert_requested_late,
+            post_handshake_auth=self.pha_offered,
+            client_chain=()
+            if self.identity is None
+            else tuple(cert_info(c) for c in (self.identity.cert, *self.identity.chain)),
             server_chain=chain,
             handshake_completed=self.handshake_done,
             alert_received=None if self.alert_received is None else alert_name(self.alert_received),
@@ -294,6 +309,25 @@ class TLSClient:
             server_verify_error=self.verify_error,
             hostname_matches=hostname_ok,
         )
+
+
+def _offer_post_handshake_auth(ctx: SSL.Context) -> bool:
+    """Offer TLS 1.3 post-handshake client auth, as curl does with OpenSSL.
+
+    Apache with ``SSLVerifyClient`` inside ``<Location>`` asks for the certificate only after
+    the request (TLS 1.3: post-handshake auth); a client that does not offer it gets 403 for
+    every probe, which says nothing about the certificate.  pyOpenSSL has no public call for
+    it; the OpenSSL function is in its cffi binding (cryptography), so use it when present.
+    Without it probes still run and the diagnosis names the case (``per-location-client-auth``).
+    """
+    from OpenSSL._util import lib
+
+    fn = getattr(lib, "SSL_CTX_set_post_handshake_auth", None)
+    raw = getattr(ctx, "_context", None)
+    if fn is None or raw is None:
+        return False
+    fn(raw, 1)
+    return True
 
 
 def cert_info(cert: x509.Certificate) -> CertInfo:
