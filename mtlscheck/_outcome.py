@@ -132,10 +132,6 @@ def classify_failure(client: TLSClient, exc: BaseException) -> Outcome:
             OutcomeKind.NOT_TLS,
             detail="the port answered with something that is not TLS (plain HTTP?)",
         )
-    if client.alert_sent is not None:
-        return Outcome(
-            OutcomeKind.TLS_LOCAL, reason=alert_name(client.alert_sent), phase=phase, detail=text
-        )
     if isinstance(err, SSL.SysCallError):
         code = err.args[0] if err.args else None
         if code in (errno.ECONNRESET, errno.EPIPE):
@@ -171,6 +167,12 @@ def classify_failure(client: TLSClient, exc: BaseException) -> Outcome:
             reason="closed",
             phase=Phase.AFTER_HANDSHAKE,
             detail="the server closed the connection without an HTTP response",
+        )
+    # After the hang-up checks: on an EOF mid-handshake OpenSSL "sends" decode_error itself,
+    # which is the server hanging up, not our side refusing.
+    if client.alert_sent is not None:
+        return Outcome(
+            OutcomeKind.TLS_LOCAL, reason=alert_name(client.alert_sent), phase=phase, detail=text
         )
     if isinstance(err, SSL.Error):
         return Outcome(OutcomeKind.TLS_LOCAL, reason="tls-error", phase=phase, detail=text)
