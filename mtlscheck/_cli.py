@@ -353,23 +353,21 @@ def _root(
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the CLI; returns the exit code instead of raising, so tests can call it."""
-    import click
+    """Run the CLI; returns the exit code instead of raising, so tests can call it.
 
+    typer runs in standalone mode (usage errors print usage and exit 2 through SystemExit);
+    our own errors escape it and become one line here.  No click/typer internals are named, so
+    this works whether typer vendors click (0.28) or depends on it.
+    """
     try:
-        rc = app(args=argv, prog_name="mtlscheck", standalone_mode=False)
+        app(args=argv, prog_name="mtlscheck")
+    except SystemExit as exc:
+        code = exc.code
+        return code if isinstance(code, int) else (0 if code is None else EXIT_USAGE)
     except MtlscheckError as exc:
         _err(str(exc))
         return exc.exit_code
-    except click.exceptions.Exit as exc:
-        return int(exc.exit_code)
-    except click.ClickException as exc:
-        exc.show()
-        return EXIT_USAGE if exc.exit_code == 2 else int(exc.exit_code)
-    except click.exceptions.Abort:
-        _err("aborted")
-        return 130
     except KeyboardInterrupt:
         _err("interrupted")
         return 130
-    return rc if isinstance(rc, int) else 0
+    return 0

@@ -1,0 +1,155 @@
+"""Benchmark: mtlscheck against a real nginx mTLS endpoint, with baselines from the same run.
+
+Prints medians and the ratios the project tracks:
+  * in-process four-probe suite vs the raw pyOpenSSL floor (four bare handshakes + GET),
+  * the whole ``mtlscheck probe`` CLI vs four sequential ``curl`` invocations,
+  * ``mtlscheck --version`` start-up vs a bare ``python -c pass``.
+Nothing here asserts a time: the numbers are for people.  Run: ``python3 bench/bench_probe.py``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests"))
+
+from servers import NginxServer  # noqa: E402
+
+from mtlscheck._api import check  # noqa: E402
+from mtlscheck._pki import PKI, init_pki, nginx_config  # noqa: E402
+
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "15"))
+# Start-up is measured as users see it: with cached bytecode (some shells export
+# PYTHONDONTWRITEBYTECODE, which would recompile every module on every run).
+ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+VERSION = "1.3"
+
+
+def median_ms(fn: Callable[[], object], rounds: int = ROUNDS) -> float:
+    fn()  # warm-up (imports, page cache)
+    samples = []
+    for _ in range(rounds):
+        t0 = time.perf_counter()
+        fn()
+        samples.append((time.perf_counter() - t0) * 1000)
+    return statistics.median(samples)
+
+
+def raw_floor(pki: PKI, port: int) -> None:
+    """The least any probe tool must do: 4 x (TCP, TLS 1.3 handshake, GET, read)."""
+    from OpenSSL import SSL
+
+    for role in ("no-cert", "valid", "expired", "wrong-ca"):
+        ctx = SSL.Context(SSL.TLS_CLIENT_METHOD)
+        ctx.set_min_proto_version(SSL.TLS1_3_VERSION)
+        ctx.load_verify_locations(str(pki.ca_cert))
+        ctx.set_verify(SSL.VERIFY_PEER, lambda *a: True)
+        if role != "no-cert":
+            r = pki.role(role)
+            ctx.use_certificate_file(str(r.cert))
+            ctx.use_privatekey_file(str(r.key))
+        sock = socket.create_connection(("127.0.0.1", port))
+        conn = SSL.Connection(ctx, sock)
+        conn.set_tlsext_host_name(b"localhost")
+        conn.set_connect_state()
+        conn.do_handshake()
+        conn.sendall(b"GET / HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        try:
+            while conn.recv(65536):
+                pass
+        except (SSL.ZeroReturnError, SSL.SysCallError):
+            pass
+        sock.close()
+
+
+def curl_loop(pki: PKI, url: str) -> None:
+    base = ["curl", "-s", "-o", "/dev/null", "--tlsv1.3", "--cacert", str(pki.ca_cert), url]
+    for role in ("no-cert", "valid", "expired", "wrong-ca"):
+        extra = (
+            []
+            if role == "no-cert"
+            else ["--cert", str(pki.role(role).cert), "--key", str(pki.role(role).key)]
+        )
+        subprocess.run([*base, *extra], check=False)
+
+
+def main() -> None:
+    if shutil.which("curl") is None or not NginxServer.available():
+        sys.exit("bench needs curl and nginx: run scripts/install-test-deps.sh")
+    tmp = Path(tempfile.mkdtemp(prefix="mtlscheck-bench-"))
+    tmp.chmod(0o755)
+    pki, _ = init_pki(tmp / "pki")
+    exe = [sys.executable, "-m", "mtlscheck"]
+    with NginxServer(lambda port: nginx_config(pki, listen=f"127.0.0.1:{port}")) as srv:
+        url = srv.url
+        probe_kw = dict(pki=pki.directory, tls=VERSION, server="nginx")
+        r = check(url, **probe_kw)  # type: ignore[arg-type]
+        assert all(p.verdict.value == "pass" for p in r.results), [p.outcome for p in r.results]
+        rows = {
+            "raw pyOpenSSL floor (4 x handshake+GET)": median_ms(lambda: raw_floor(pki, srv.port)),
+            "in-process suite, sequential": median_ms(lambda: check(url, workers=1, **probe_kw)),  # type: ignore[arg-type]
+            "in-process suite, 4 workers": median_ms(lambda: check(url, **probe_kw)),  # type: ignore[arg-type]
+            "curl loop (4 curl runs)": median_ms(lambda: curl_loop(pki, url)),
+            "mtlscheck probe CLI": median_ms(
+                lambda: subprocess.run(
+                    [
+                        *exe,
+                        "probe",
+                        url,
+                        "--pki",
+                        str(pki.directory),
+                        "--tls",
+                        VERSION,
+                        "--server",
+                        "nginx",
+                    ],
+                    check=True,
+                    capture_output=True,
+                    env=ENV,
+                )
+            ),
+            "python -c pass": median_ms(
+                lambda: subprocess.run([sys.executable, "-c", "pass"], check=True, env=ENV)
+            ),
+            "mtlscheck --version": median_ms(
+                lambda: subprocess.run(
+                    [*exe, "--version"], check=True, capture_output=True, env=ENV
+                )
+            ),
+            "mtlscheck --help (typer loaded)": median_ms(
+                lambda: subprocess.run([*exe, "--help"], check=True, capture_output=True, env=ENV)
+            ),
+        }
+    shutil.rmtree(tmp, ignore_errors=True)
+    print(f"median of {ROUNDS} rounds, TLS {VERSION}, nginx on 127.0.0.1, {os.cpu_count()} cores")
+    for name, ms in rows.items():
+        print(f"  {name:<42} {ms:8.1f} ms")
+    floor = rows["raw pyOpenSSL floor (4 x handshake+GET)"]
+    print("ratios (target in brackets):")
+    print(
+        f"  in-process sequential / raw floor   {rows['in-process suite, sequential'] / floor:5.2f}x  [<= 1.5]"
+    )
+    print(
+        f"  in-process 4 workers / raw floor    {rows['in-process suite, 4 workers'] / floor:5.2f}x  [<= 1.5]"
+    )
+    print(
+        f"  CLI / curl loop                     {rows['mtlscheck probe CLI'] / rows['curl loop (4 curl runs)']:5.2f}x  [<= 4]"
+    )
+    print(
+        f"  --version: {rows['mtlscheck --version']:.0f} ms  [< 150 ms]; "
+        f"python itself: {rows['python -c pass']:.0f} ms"
+    )
+
+
+if __name__ == "__main__":
+    main()
