@@ -136,15 +136,17 @@ def main() -> None:
         print(f"  {name:<42} {ms:8.1f} ms")
     floor = rows["raw pyOpenSSL floor (4 x handshake+GET)"]
     print("ratios (target in brackets):")
-    print(
-        f"  in-process sequential / raw floor   {rows['in-process suite, sequential'] / floor:5.2f}x  [<= 1.5]"
-    )
-    print(
-        f"  in-process 4 workers / raw floor    {rows['in-process suite, 4 workers'] / floor:5.2f}x  [<= 1.5]"
-    )
-    print(
-        f"  CLI / curl loop                     {rows['mtlscheck probe CLI'] / rows['curl loop (4 curl runs)']:5.2f}x  [<= 4]"
-    )
+    ratios = [
+        (
+            "in-process sequential / raw floor",
+            rows["in-process suite, sequential"] / floor,
+            "<= 1.5",
+        ),
+        ("in-process 4 workers / raw floor", rows["in-process suite, 4 workers"] / floor, "<= 1.5"),
+        ("CLI / curl loop", rows["mtlscheck probe CLI"] / rows["curl loop (4 curl runs)"], "<= 4"),
+    ]
+    for label, ratio, target in ratios:
+        print(f"  {label:<36} {ratio:5.2f}x  [{target}]")
     print(
         f"  --version: {rows['mtlscheck --version']:.0f} ms  [< 150 ms]; "
         f"python itself: {rows['python -c pass']:.0f} ms"
