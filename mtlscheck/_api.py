@@ -99,15 +99,15 @@ def check(
     names = select_probes(probes)
     versions = parse_versions(tls)
 
-    pki_dir = None if pki is None else Path(pki)
+    loaded = None
     valid = load_identity(cert, key, password=key_password) if cert is not None else None
     if cert is None and key is not None:
         raise UsageError("--key needs --cert")
     ca_ident, ca_name_cert = _load_ca(ca_cert, ca_key, key_password)
-    if pki_dir is not None:
+    if pki is not None:
         from mtlscheck._pki import PKI
 
-        loaded = PKI.load(pki_dir)
+        loaded = PKI.load(pki)
         if valid is None and "valid" in loaded.roles:
             r = loaded.roles["valid"]
             valid = load_identity(r.send_file, r.key)
@@ -131,7 +131,7 @@ def check(
             valid=valid,
             ca=ca_ident,
             ca_cert=ca_name_cert,  # type: ignore[arg-type]
-            pki_dir=pki_dir,
+            pki=loaded,
             overrides=overrides,
             save_dir=save_dir,
         )

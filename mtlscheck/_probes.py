@@ -13,12 +13,16 @@ import datetime as _dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cryptography import x509
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from mtlscheck._errors import UsageError
 from mtlscheck._identity import ClientIdentity
+
+if TYPE_CHECKING:
+    from mtlscheck._pki import PKI
 
 __all__ = [
     "CATALOGUE",
@@ -136,7 +140,8 @@ class IdentitySources:
     """The CA the server trusts, with its key: allows minting trusted-but-bad certificates."""
     ca_cert: x509.Certificate | None = None
     """The trusted CA's certificate alone (no key): enough for ``lookalike-ca``."""
-    pki_dir: Path | None = None
+    pki: PKI | None = None
+    """A loaded ``--pki`` directory: its roles are used as they are."""
     overrides: Mapping[str, ClientIdentity] = field(default_factory=dict)
     save_dir: Path | None = None
     """Where minted certificates are written so the reproduce commands work."""
@@ -171,10 +176,7 @@ def _save(ident: ClientIdentity, name: str, save_dir: Path | None) -> ClientIden
     )
 
 
-def _from_pki_role(pki_dir: Path, role: str, *, with_chain: bool = True) -> ClientIdentity | None:
-    from mtlscheck._pki import PKI
-
-    pki = PKI.load(pki_dir)
+def _from_pki_role(pki: PKI, role: str, *, with_chain: bool = True) -> ClientIdentity | None:
     if role not in pki.roles:
         return None
     r = pki.roles[role]
@@ -264,12 +266,10 @@ def resolve_identities(
             ident = src.valid
         elif name == "chain-missing" and src.valid is not None and src.valid.chain:
             ident = _save(ClientIdentity(src.valid.cert, src.valid.key, ()), name, src.save_dir)
-        elif src.pki_dir is not None and name == "chain-missing":
-            ident = _from_pki_role(src.pki_dir, "intermediate", with_chain=False) or _mint(
-                name, src
-            )
-        elif src.pki_dir is not None and name not in ("lookalike-ca",):
-            ident = _from_pki_role(src.pki_dir, name) or _mint(name, src)
+        elif src.pki is not None and name == "chain-missing":
+            ident = _from_pki_role(src.pki, "intermediate", with_chain=False) or _mint(name, src)
+        elif src.pki is not None and name not in ("lookalike-ca",):
+            ident = _from_pki_role(src.pki, name) or _mint(name, src)
         else:
             ident = _mint(name, src)
         out[name] = ident
