@@ -1,13 +1,722 @@
-"""Findings: rules over all probe results and handshake facts of one target (DESIGN.md §5)."""
+"""Findings: rules over all probe results and handshake facts of one target (DESIGN.md §5).
+
+Each rule is one small function ``rule(ev) -> Iterable[Finding]`` over an :class:`Evidence`
+view of the results; :data:`RULES` lists them in report order.  Finding codes are a public
+contract (:class:`Code`); the fix texts are data in :mod:`mtlscheck._fixes`.
+
+Principles:
+
+* only outcomes that say something about client auth count as "accepted" / "rejected": an
+  untrusted server certificate, a hostname mismatch, a refused connection or plain text are our
+  side or the network, and get their own findings, never a client-auth one;
+* messages cite the probes (``no-cert[tls1.3]``) and what came back;
+* where the evidence allows more than one cause, the message says "likely" or "inconclusive".
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
 
-from mtlscheck._expect import ServerProfile
-from mtlscheck._model import Finding, ProbeResult
+from mtlscheck._expect import REJECT_STATUSES, ServerProfile
+from mtlscheck._fixes import fixes_for
+from mtlscheck._model import (
+    TLS_PHASE_HANGUPS,
+    Finding,
+    OutcomeKind,
+    Phase,
+    ProbeResult,
+    Severity,
+)
 
-__all__ = ["diagnose"]
+__all__ = ["Code", "diagnose"]
+
+
+class Code(StrEnum):
+    """Finding codes: stable, kebab-case, part of the public contract."""
+
+    CLIENT_AUTH_NOT_REQUESTED = "client-auth-not-requested"
+    CLIENT_AUTH_OPTIONAL = "client-auth-optional"
+    PER_LOCATION_CLIENT_AUTH = "per-location-client-auth"
+    VALID_CERT_REJECTED = "valid-cert-rejected"
+    CA_NAMES_EXCLUDE_CLIENT_ISSUER = "ca-names-exclude-client-issuer"
+    VERIFY_DEPTH_TOO_SMALL = "verify-depth-too-small"
+    EXPIRED_CERT_ACCEPTED = "expired-cert-accepted"
+    NOT_YET_VALID_CERT_ACCEPTED = "not-yet-valid-cert-accepted"
+    FOREIGN_CA_ACCEPTED = "foreign-ca-accepted"
+    CLIENT_EKU_NOT_ENFORCED = "client-eku-not-enforced"
+    REVOCATION_NOT_CHECKED = "revocation-not-checked"
+    CHAIN_INCOMPLETE = "chain-incomplete"
+    TLS13_NOT_OFFERED = "tls13-not-offered"
+    SERVER_CERT_UNTRUSTED = "server-cert-untrusted"
+    SERVER_HOSTNAME_MISMATCH = "server-hostname-mismatch"
+    NOT_TLS = "not-tls"
+    CONNECTION_REFUSED = "connection-refused"
+    TIMEOUT = "timeout"
+    TARGET_UNREACHABLE = "target-unreachable"
+    CLIENT_CERT_REJECTED_AFTER_HANDSHAKE = "client-cert-rejected-after-handshake"
+
+
+# Probes presenting a certificate that a correct server must refuse, and what is wrong with it.
+_FOREIGN = ("wrong-ca", "self-signed", "lookalike-ca")
+_NGINX_NO_CERT = "No required SSL certificate was sent"
+_NGINX_CERT_ERROR = "SSL certificate error"
+
+# Alerts OpenSSL servers send for a refused certificate, and what they mean.
+_ALERT_CAUSE = {
+    "unknown_ca": "the server does not trust the certificate's issuer (or is missing an "
+    "intermediate)",
+    "certificate_expired": "the server says the certificate has expired",
+    "certificate_revoked": "the server says the certificate is revoked",
+    "unsupported_certificate": "the server refuses its key usage (extendedKeyUsage lacks "
+    "clientAuth?)",
+    "handshake_failure": "the server saw no acceptable certificate",
+    "certificate_required": "the server saw no certificate",
+    "decrypt_error": "the certificate's signature or our CertificateVerify did not check out",
+    "internal_error": "the server's verification failed internally (Apache sends this when "
+    "SSLVerifyDepth is exceeded)",
+    "access_denied": "the server refused the certificate by policy",
+}
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """The results of one target, with the questions rules ask of them."""
+
+    results: tuple[ProbeResult, ...]
+    profile: ServerProfile
+    unsupported: tuple[tuple[str, str], ...]
+    insecure: bool
+
+    def ran(self, probe: str | None = None) -> list[ProbeResult]:
+        """Results that have an outcome (not skipped), of one probe or all."""
+        return [
+            r for r in self.results if r.outcome is not None and (probe is None or r.probe == probe)
+        ]
+
+    def about_client_auth(self, probe: str | None = None) -> list[ProbeResult]:
+        """Results whose outcome says something about client auth (see module doc)."""
+        return [r for r in self.ran(probe) if accepted(r) or rejected(r)]
+
+    def accepted(self, probe: str) -> list[ProbeResult]:
+        return [r for r in self.ran(probe) if accepted(r)]
+
+    def rejected(self, probe: str) -> list[ProbeResult]:
+        return [r for r in self.ran(probe) if rejected(r)]
+
+    @property
+    def requested_in_handshake(self) -> list[ProbeResult]:
+        return [r for r in self.ran() if r.facts is not None and r.facts.cert_requested]
+
+    @property
+    def requested_late(self) -> list[ProbeResult]:
+        return [
+            r for r in self.ran() if r.facts is not None and r.facts.cert_requested_after_handshake
+        ]
+
+    @property
+    def completed(self) -> list[ProbeResult]:
+        return [r for r in self.ran() if r.facts is not None and r.facts.handshake_completed]
+
+    @property
+    def auth_not_requested(self) -> bool:
+        """Handshakes completed and the server never asked for a certificate, in or after."""
+        return bool(self.completed) and not self.requested_in_handshake and not self.requested_late
+
+
+def accepted(r: ProbeResult) -> bool:
+    o = r.outcome
+    return (
+        o is not None
+        and o.kind is OutcomeKind.HTTP
+        and o.status is not None
+        and 200 <= o.status < 400
+    )
+
+
+def rejected(r: ProbeResult) -> bool:
+    o = r.outcome
+    if o is None:
+        return False
+    return (
+        o.kind is OutcomeKind.TLS_ALERT
+        or (o.kind is OutcomeKind.CONNECT and o.reason in TLS_PHASE_HANGUPS)
+        or (o.kind is OutcomeKind.HTTP and o.status in REJECT_STATUSES)
+    )
+
+
+def said(r: ProbeResult) -> str:
+    """``no-cert[tls1.3] got http 400 "No required SSL certificate was sent"``."""
+    o = r.outcome
+    if o is None:
+        return f"{r.name} was skipped"
+    text = o.summary
+    if o.kind is OutcomeKind.HTTP and o.detail:
+        text += f' "{o.detail}"'
+    return f"{r.name} got {text}"
+
+
+def names(rs: Iterable[ProbeResult]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(r.name for r in rs))
+
+
+def listing(rs: Sequence[ProbeResult], limit: int = 3) -> str:
+    """Human list of what came back, at most ``limit`` items."""
+    parts = [said(r) for r in rs[:limit]]
+    if len(rs) > limit:
+        parts.append(f"and {len(rs) - limit} more")
+    return "; ".join(parts)
+
+
+def _finding(
+    code: Code,
+    severity: Severity,
+    message: str,
+    evidence: Iterable[str],
+    fix_key: str | None = None,
+    **values: str,
+) -> Finding:
+    return Finding(
+        code=str(code),
+        severity=severity,
+        message=message,
+        evidence=tuple(dict.fromkeys(evidence)),
+        fixes=fixes_for(fix_key or str(code), **values),
+    )
+
+
+# --------------------------------------------------------------------------- our side, network
+
+Rule = Callable[[Evidence], Iterable[Finding]]
+
+
+def rule_connection(ev: Evidence) -> Iterable[Finding]:
+    """Refused / timed out / unresolvable: nothing about client auth can be said from these."""
+    ran = ev.ran()
+    for reason, code, what in (
+        ("refused", Code.CONNECTION_REFUSED, "the TCP connection was refused"),
+        ("timeout", Code.TIMEOUT, "no answer within the timeout"),
+    ):
+        hit = [
+            r
+            for r in ran
+            if r.outcome is not None
+            and r.outcome.kind is OutcomeKind.CONNECT
+            and r.outcome.reason == reason
+        ]
+        if not hit:
+            continue
+        everywhere = len(hit) == len(ran)
+        phases = {str(r.outcome.phase) for r in hit if r.outcome and r.outcome.phase}
+        when = f" (during: {', '.join(sorted(phases))})" if phases else ""
+        yield _finding(
+            code,
+            Severity.ERROR if everywhere else Severity.WARNING,
+            f"{what} for {'every probe' if everywhere else f'{len(hit)} of {len(ran)} probes'}"
+            f"{when}: {listing(hit, 2)}"
+            + ("" if everywhere else "; the other probes got an answer (flaky server or limits?)"),
+            names(hit),
+        )
+    other = [
+        r
+        for r in ran
+        if r.outcome is not None
+        and r.outcome.kind is OutcomeKind.CONNECT
+        and r.outcome.reason in ("dns", "unreachable", "error")
+    ]
+    if other:
+        detail = other[0].outcome.detail if other[0].outcome else ""
+        yield _finding(
+            Code.TARGET_UNREACHABLE,
+            Severity.ERROR,
+            f"could not reach the target: {listing(other, 2)} ({detail})",
+            names(other),
+        )
+
+
+def rule_not_tls(ev: Evidence) -> Iterable[Finding]:
+    hit = [r for r in ev.ran() if r.outcome is not None and r.outcome.kind is OutcomeKind.NOT_TLS]
+    if hit:
+        yield _finding(
+            Code.NOT_TLS,
+            Severity.ERROR,
+            f"the port does not speak TLS ({listing(hit, 1)}): plain HTTP on an https:// URL?",
+            names(hit),
+        )
+
+
+def rule_server_cert(ev: Evidence) -> Iterable[Finding]:
+    """Our side refused the server (or would have, under --insecure): never a client-auth
+    finding, and the probes it stopped say nothing about client auth."""
+    for reason, code, fact in (
+        ("server-cert-untrusted", Code.SERVER_CERT_UNTRUSTED, "server_verify_error"),
+        ("hostname-mismatch", Code.SERVER_HOSTNAME_MISMATCH, "hostname_matches"),
+    ):
+        stopped = [
+            r
+            for r in ev.ran()
+            if r.outcome is not None
+            and r.outcome.kind is OutcomeKind.TLS_LOCAL
+            and r.outcome.reason == reason
+        ]
+        if stopped:
+            detail = stopped[0].outcome.detail if stopped[0].outcome else ""
+            yield _finding(
+                code,
+                Severity.ERROR,
+                f"our client refused the server before sending any request ({detail}): "
+                f"{len(stopped)} probe(s) say nothing about client auth; "
+                "fix the trust/name (or use --insecure) and run again",
+                names(stopped),
+            )
+            continue
+        if ev.insecure:
+            seen = [
+                r
+                for r in ev.ran()
+                if r.facts is not None
+                and (
+                    r.facts.server_verify_error
+                    if fact == "server_verify_error"
+                    else r.facts.hostname_matches is False
+                )
+            ]
+            if seen:
+                f = seen[0].facts
+                why = (
+                    f.server_verify_error
+                    if f is not None and fact == "server_verify_error"
+                    else "the certificate does not cover the host name"
+                )
+                yield _finding(
+                    code,
+                    Severity.WARNING,
+                    f"the server certificate would not be accepted by a verifying client "
+                    f"({why}); probed anyway because of --insecure",
+                    names(seen[:2]),
+                )
+
+
+def rule_tls13(ev: Evidence) -> Iterable[Finding]:
+    for version, why in ev.unsupported:
+        if version == "1.3":
+            yield _finding(
+                Code.TLS13_NOT_OFFERED,
+                Severity.WARNING,
+                f"TLS 1.3 is not offered: {why}; only TLS 1.2 was probed",
+                ("tls1.3",),
+            )
+
+
+# --------------------------------------------------------------------------- requesting
+
+
+def rule_not_requested(ev: Evidence) -> Iterable[Finding]:
+    if not ev.auth_not_requested:
+        return
+    let_in = [r for r in ev.about_client_auth() if accepted(r) and r.probe != "valid"]
+    blocked = [r for r in ev.about_client_auth() if rejected(r)]
+    if let_in:
+        yield _finding(
+            Code.CLIENT_AUTH_NOT_REQUESTED,
+            Severity.ERROR,
+            "the server never asks for a client certificate (no CertificateRequest in "
+            f"{len(ev.completed)} handshake(s), none after them), so anyone gets in: "
+            f"{listing(let_in)}",
+            names(let_in),
+        )
+    elif blocked:
+        yield _finding(
+            Code.CLIENT_AUTH_NOT_REQUESTED,
+            Severity.WARNING,
+            "the server never asks for a client certificate (no CertificateRequest), yet "
+            f"refuses: {listing(blocked)}; the refusal comes from elsewhere (an HTTP rule, a "
+            "proxy), not from TLS client auth (inconclusive)",
+            names(blocked),
+        )
+
+
+def rule_per_location(ev: Evidence) -> Iterable[Finding]:
+    late = ev.requested_late
+    if late and not ev.requested_in_handshake:
+        versions = sorted({r.tls_version or "?" for r in late})
+        how = " and ".join(
+            "renegotiation (TLS 1.2)" if v == "1.2" else "post-handshake auth (TLS 1.3)"
+            for v in versions
+        )
+        yield _finding(
+            Code.PER_LOCATION_CLIENT_AUTH,
+            Severity.WARNING,
+            "the server asks for the client certificate only after the request, by "
+            f"{how} (Apache SSLVerifyClient inside <Location>/<Directory>): "
+            f"{listing(late, 2)}; our client, like curl, answers it, but Go clients, browsers "
+            "and HTTP/2 cannot and get 403 (Apache logs AH10158)",
+            names(late),
+        )
+        return
+    # No request at all on TLS 1.3 and a 403 for the valid certificate: per-location auth that
+    # needs post-handshake auth, which our client could not offer.
+    suspects = [
+        r
+        for r in ev.ran("valid")
+        if r.tls_version == "1.3"
+        and r.facts is not None
+        and r.facts.handshake_completed
+        and not r.facts.cert_requested
+        and not r.facts.post_handshake_auth
+        and r.outcome is not None
+        and r.outcome.kind is OutcomeKind.HTTP
+        and r.outcome.status == 403
+    ]
+    if suspects:
+        yield _finding(
+            Code.PER_LOCATION_CLIENT_AUTH,
+            Severity.WARNING,
+            "inconclusive: no CertificateRequest in the TLS 1.3 handshake and "
+            f"{listing(suspects, 1)}: typical of Apache SSLVerifyClient inside <Location>, "
+            "which needs post-handshake auth, and this client could not offer it; re-check "
+            "with curl --tlsv1.3 --cert ... or over TLS 1.2",
+            names(suspects),
+        )
+
+
+def rule_optional(ev: Evidence) -> Iterable[Finding]:
+    if not (ev.requested_in_handshake or ev.requested_late):
+        return
+    let_in = ev.accepted("no-cert")
+    if not let_in:
+        return
+    req = ev.requested_in_handshake or ev.requested_late
+    yield _finding(
+        Code.CLIENT_AUTH_OPTIONAL,
+        Severity.ERROR,
+        "the server asks for a client certificate but lets clients without one in: "
+        f"{listing(let_in)} (CertificateRequest seen in {req[0].name}); nginx "
+        "ssl_verify_client optional, Apache SSLVerifyClient optional, HAProxy verify optional "
+        "or Caddy mode request/verify_if_given, with no check of the verify result",
+        names([*let_in, req[0]]),
+    )
+
+
+# --------------------------------------------------------------------------- the valid cert
+
+
+def _client_issuers(r: ProbeResult) -> set[str]:
+    """Names of every CA above the leaf we presented (issuers and intermediate subjects)."""
+    if r.facts is None:
+        return set()
+    chain = r.facts.client_chain
+    return {c.issuer for c in chain} | {c.subject for c in chain[1:]}
+
+
+def _parse_time(text: str) -> datetime | None:
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        return None
+
+
+def _own_cert_problem(r: ProbeResult) -> str | None:
+    """Something wrong with the certificate we presented, from its own dates."""
+    if r.facts is None or not r.facts.client_chain:
+        return None
+    leaf = r.facts.client_chain[0]
+    now = _now()
+    after, before = _parse_time(leaf.not_after), _parse_time(leaf.not_before)
+    if after is not None and after < now:
+        return f"the certificate expired on {leaf.not_after}"
+    if before is not None and before > now:
+        return f"the certificate is not valid before {leaf.not_before}"
+    return None
+
+
+def _ca_names_exclude(ev: Evidence) -> tuple[list[ProbeResult], str] | None:
+    """Valid results whose advertised CA names do not include any CA of our chain."""
+    for r in ev.ran("valid"):
+        f = r.facts
+        if f is None or not f.ca_names or not f.client_chain:
+            continue
+        if not _client_issuers(r) & set(f.ca_names):
+            return [r], f.client_chain[0].issuer
+    return None
+
+
+def _depth_suspect(ev: Evidence, rejected_valid: list[ProbeResult]) -> bool:
+    """The full chain was refused with a generic certificate error although the server
+    advertises its root: typical of a verify depth smaller than the chain."""
+    for r in rejected_valid:
+        f, o = r.facts, r.outcome
+        if f is None or o is None or len(f.client_chain) < 2:
+            continue
+        if f.ca_names and not _client_issuers(r) & set(f.ca_names):
+            continue
+        nginx_error = o.kind is OutcomeKind.HTTP and _NGINX_CERT_ERROR in o.detail
+        apache_depth = o.kind is OutcomeKind.TLS_ALERT and o.alert == "internal_error"
+        if nginx_error or apache_depth:
+            return True
+    return False
+
+
+def rule_valid_rejected(ev: Evidence) -> Iterable[Finding]:
+    rej = ev.rejected("valid")
+    if not rej:
+        return
+    first = rej[0]
+    o = first.outcome
+    assert o is not None
+    own = _own_cert_problem(first)
+    excluded = _ca_names_exclude(ev)
+    cause: str
+    fix_key = str(Code.VALID_CERT_REJECTED)
+    if own is not None:
+        cause = f"likely cause: our side, {own}"
+        fix_key = "valid-cert-rejected/client"
+    elif excluded is not None:
+        cause = (
+            f"likely cause: the server trusts another CA; it advertises "
+            f"{', '.join(excluded[0][0].facts.ca_names) if excluded[0][0].facts else '?'}, "
+            f"not the issuer {excluded[1]} (see {Code.CA_NAMES_EXCLUDE_CLIENT_ISSUER})"
+        )
+    elif _depth_suspect(ev, rej):
+        cause = (
+            "likely cause: the verify depth is smaller than the chain "
+            f"(see {Code.VERIFY_DEPTH_TOO_SMALL})"
+        )
+    elif o.kind is OutcomeKind.TLS_ALERT and o.alert in _ALERT_CAUSE:
+        cause = f"the alert says: {_ALERT_CAUSE[str(o.alert)]}"
+    elif o.kind is OutcomeKind.TLS_ALERT and o.alert == "bad_certificate":
+        cause = (
+            "inconclusive: bad_certificate is what Go servers (Caddy) send for every reason; "
+            "the server log names it"
+        )
+    elif o.kind is OutcomeKind.HTTP and _NGINX_NO_CERT in o.detail:
+        cause = (
+            "nginx says no certificate was sent although we sent one: the certificate was "
+            "probably dropped by a proxy in front, or the request went to another server { }"
+        )
+    elif o.kind is OutcomeKind.HTTP and _NGINX_CERT_ERROR in o.detail:
+        cause = "inconclusive: nginx only says 'certificate error'; its error.log names the reason"
+    elif o.kind is OutcomeKind.HTTP and o.status in (401, 403):
+        late = first.facts is not None and first.facts.cert_requested_after_handshake
+        cause = (
+            "inconclusive: an HTTP-level refusal after the handshake"
+            + (" and a late certificate request" if late else "")
+            + " (an access rule such as Apache SSLRequire / Require expr, or the application)"
+        )
+    else:
+        cause = "inconclusive: the server log names the reason"
+    yield _finding(
+        Code.VALID_CERT_REJECTED,
+        Severity.ERROR,
+        f"the valid client certificate is refused: {listing(rej, 2)}; {cause}",
+        names(rej),
+        fix_key,
+    )
+
+
+def rule_ca_names(ev: Evidence) -> Iterable[Finding]:
+    found = _ca_names_exclude(ev)
+    if found is None:
+        return
+    (r,), issuer = found[0], found[1]
+    f = r.facts
+    assert f is not None
+    refused = bool(ev.rejected("valid"))
+    yield _finding(
+        Code.CA_NAMES_EXCLUDE_CLIENT_ISSUER,
+        Severity.ERROR if refused else Severity.WARNING,
+        f"the server advertises the client CAs {'; '.join(f.ca_names)} ({r.name}), which do "
+        f"not include {issuer}, the issuer of the valid certificate"
+        + (
+            ": it trusts the wrong CA file"
+            if refused
+            else "; it is accepted anyway (trusted without being advertised, e.g. nginx "
+            "ssl_trusted_certificate), but clients that pick a certificate by CA name will "
+            "not offer it"
+        ),
+        (r.name,),
+    )
+
+
+def rule_depth(ev: Evidence) -> Iterable[Finding]:
+    rej = ev.rejected("valid")
+    if not rej or _own_cert_problem(rej[0]) is not None or not _depth_suspect(ev, rej):
+        return
+    f = rej[0].facts
+    n = len(f.client_chain) if f is not None else 2
+    yield _finding(
+        Code.VERIFY_DEPTH_TOO_SMALL,
+        Severity.ERROR,
+        f"likely: the server's verify depth is too small for the {n}-certificate client "
+        f"chain (leaf + intermediates), which is refused although the server advertises its "
+        f"root: {listing(rej, 2)}; nginx's error.log would say 'certificate chain too long'",
+        names(rej),
+        n=str(n),
+    )
+
+
+def rule_chain(ev: Evidence) -> Iterable[Finding]:
+    missing_rej = ev.rejected("chain-missing")
+    full_ok = [
+        r for r in ev.accepted("valid") if r.facts is not None and len(r.facts.client_chain) > 1
+    ]
+    if missing_rej and full_ok:
+        yield _finding(
+            Code.CHAIN_INCOMPLETE,
+            Severity.INFO,
+            "the server cannot build the client chain itself: the leaf alone is refused "
+            f"({listing(missing_rej, 1)}) while leaf + intermediate is accepted "
+            f"({full_ok[0].name}); every client must send its intermediate",
+            names([*missing_rej, full_ok[0]]),
+        )
+
+
+# --------------------------------------------------------------------------- bad certs let in
+
+
+def _let_in_rule(probes: Sequence[str], code: Code, severity: Severity, what: str) -> Rule:
+    def rule(ev: Evidence) -> Iterable[Finding]:
+        if ev.auth_not_requested:
+            return  # client-auth-not-requested says it all
+        hit = [r for p in probes for r in ev.accepted(p)]
+        if not hit:
+            return
+        yield _finding(code, Severity(severity), f"{what}: {listing(hit)}", names(hit))
+
+    rule.__name__ = f"rule_{code.name.lower()}"
+    return rule
+
+
+rule_expired = _let_in_rule(
+    ("expired",),
+    Code.EXPIRED_CERT_ACCEPTED,
+    Severity.ERROR,
+    "an expired certificate from the trusted CA is accepted (the certificate is requested but "
+    "not verified)",
+)
+rule_not_yet_valid = _let_in_rule(
+    ("not-yet-valid",),
+    Code.NOT_YET_VALID_CERT_ACCEPTED,
+    Severity.ERROR,
+    "a certificate that is not valid yet is accepted (the certificate is not verified)",
+)
+rule_eku = _let_in_rule(
+    ("no-client-eku",),
+    Code.CLIENT_EKU_NOT_ENFORCED,
+    Severity.WARNING,
+    "a certificate without extendedKeyUsage clientAuth (serverAuth only) is accepted as a "
+    "client certificate",
+)
+
+
+def rule_foreign(ev: Evidence) -> Iterable[Finding]:
+    if ev.auth_not_requested:
+        return
+    hit = [r for p in _FOREIGN for r in ev.accepted(p)]
+    if not hit:
+        return
+    only_lookalike = {r.probe for r in hit} == {"lookalike-ca"} and bool(
+        ev.rejected("wrong-ca") or ev.rejected("self-signed")
+    )
+    if only_lookalike:
+        yield _finding(
+            Code.FOREIGN_CA_ACCEPTED,
+            Severity.ERROR,
+            "a certificate from a foreign CA that only COPIES the trusted CA's name is "
+            f"accepted ({listing(hit)}) while other foreign CAs are refused: something "
+            "checks the issuer name instead of the signature",
+            names(hit),
+            "foreign-ca-accepted/lookalike",
+        )
+        return
+    yield _finding(
+        Code.FOREIGN_CA_ACCEPTED,
+        Severity.ERROR,
+        f"certificates from CAs the server should not trust are accepted: {listing(hit)}; "
+        "the CA is not verified (nginx/Apache optional_no_ca, Caddy mode require/request) or "
+        "the trusted CA file holds more than your CA",
+        names(hit),
+    )
+
+
+def rule_revocation(ev: Evidence) -> Iterable[Finding]:
+    if ev.auth_not_requested:
+        return
+    hit = ev.accepted("revoked")
+    if not hit:
+        return
+    verifies = bool(ev.rejected("expired") or ev.rejected("wrong-ca"))
+    yield _finding(
+        Code.REVOCATION_NOT_CHECKED,
+        Severity.ERROR,
+        f"a revoked certificate is accepted: {listing(hit)}"
+        + (
+            "; other bad certificates are refused, so the CRL/OCSP check is what is missing "
+            "(nginx without ssl_crl, Apache SSLCARevocationFile without SSLCARevocationCheck, "
+            "HAProxy without crl-file, Caddy)"
+            if verifies
+            else ""
+        ),
+        names(hit),
+    )
+
+
+# --------------------------------------------------------------------------- explanations
+
+
+def rule_late_alert(ev: Evidence) -> Iterable[Finding]:
+    late = [
+        r
+        for r in ev.ran()
+        if r.outcome is not None
+        and r.outcome.phase is Phase.AFTER_HANDSHAKE
+        and (
+            r.outcome.kind is OutcomeKind.TLS_ALERT
+            or (r.outcome.kind is OutcomeKind.CONNECT and r.outcome.reason in TLS_PHASE_HANGUPS)
+        )
+        and r.facts is not None
+        and r.facts.handshake_completed
+    ]
+    if not late:
+        return
+    yield _finding(
+        Code.CLIENT_CERT_REJECTED_AFTER_HANDSHAKE,
+        Severity.INFO,
+        f"{len(late)} probe(s) completed the handshake and were refused on the first read "
+        f"({listing(late, 2)}): in TLS 1.3 the client finishes first and the server checks "
+        "the certificate afterwards, so 'handshake OK, then the request failed' is a "
+        "certificate rejection, not a network problem",
+        names(late),
+    )
+
+
+RULES: tuple[Rule, ...] = (
+    rule_connection,
+    rule_not_tls,
+    rule_server_cert,
+    rule_not_requested,
+    rule_optional,
+    rule_per_location,
+    rule_valid_rejected,
+    rule_ca_names,
+    rule_depth,
+    rule_foreign,
+    rule_expired,
+    rule_not_yet_valid,
+    rule_revocation,
+    rule_eku,
+    rule_chain,
+    rule_tls13,
+    rule_late_alert,
+)
+
+_ORDER = {Severity.ERROR: 0, Severity.WARNING: 1, Severity.INFO: 2}
 
 
 def diagnose(
@@ -17,5 +726,9 @@ def diagnose(
     unsupported: tuple[tuple[str, str], ...] = (),
     insecure: bool = False,
 ) -> tuple[Finding, ...]:
-    """Findings for one target, most severe first."""
-    return ()
+    """Findings for one target, most severe first (rule order within a severity)."""
+    ev = Evidence(tuple(results), profile, tuple(unsupported), insecure)
+    found: list[Finding] = []
+    for rule in RULES:
+        found.extend(rule(ev))
+    return tuple(sorted(found, key=lambda f: _ORDER[f.severity]))
