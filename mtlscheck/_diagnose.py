@@ -555,7 +555,12 @@ def rule_depth(ev: Evidence) -> Iterable[Finding]:
         Severity.ERROR,
         f"likely: the server's verify depth is too small for the {n}-certificate client "
         f"chain (leaf + intermediates), which is refused although the server advertises its "
-        f"root: {listing(rej, 2)}; nginx's error.log would say 'certificate chain too long'",
+        f"root: {listing(rej, 2)}; "
+        + (
+            "Apache answers internal_error and logs 'Certificate Chain too long'"
+            if any(r.outcome is not None and r.outcome.alert == "internal_error" for r in rej)
+            else "the server log would say 'certificate chain too long'"
+        ),
         names(rej),
         n=str(n),
     )
