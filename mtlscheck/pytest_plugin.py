@@ -1,5 +1,276 @@
-"""pytest plugin entry point (``pytest11``); fixtures and suite collection come with issue #4.
+"""pytest plugin (entry point ``pytest11``): mTLS checks as ordinary tests.
 
-Loaded in every pytest session of a project that installed mtlscheck, so it must import
-nothing heavy at module level.
+Fixtures: ``mtls_pki`` (session test PKI), ``mtls_server`` / ``mtls_server_factory`` (the
+built-in reference mTLS server), ``mtls_probe`` (probe a URL, compare with an expectation),
+``mtls_settings``.  Marker: ``@pytest.mark.mtls(target, **options)``.  Options ``--mtls-*``
+(command line > environment ``MTLSCHECK_*`` > ini ``mtls_*`` > default).  Files named
+``mtls*.toml`` are collected as suites: one item per target x probe x TLS version.
+
+pytest loads this module in every session of every project that installed mtlscheck, so it
+imports nothing but the standard library and pytest: everything else (cryptography, pyOpenSSL,
+httpx) is imported by :mod:`mtlscheck._pytest_support` when a fixture or a suite file is used.
 """
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import sys
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+if TYPE_CHECKING:
+    from mtlscheck._pytest_support import MtlsPKI, MtlsServer, Prober
+
+__all__ = ["OPTIONS", "Settings", "get_settings"]
+
+
+@dataclass(frozen=True)
+class _Opt:
+    name: str
+    """Key in :class:`Settings` (and the ``check()`` keyword it feeds, where one exists)."""
+    help: str
+    path: bool = False
+
+    @property
+    def flag(self) -> str:
+        return "--mtls-" + self.name.replace("_", "-")
+
+    @property
+    def env(self) -> str:
+        return "MTLSCHECK_" + self.name.upper()
+
+    @property
+    def ini(self) -> str:
+        return "mtls_" + self.name
+
+
+OPTIONS: tuple[_Opt, ...] = (
+    _Opt("target", "URL that mtls_probe and @pytest.mark.mtls tests probe when given no URL."),
+    _Opt("cert", "Valid client certificate (PEM/DER/.p12) for the 'valid' probe.", path=True),
+    _Opt("key", "Its private key.", path=True),
+    _Opt("ca_cert", "The CA the server trusts for clients (with --mtls-ca-key).", path=True),
+    _Opt("ca_key", "That CA's key: lets mtlscheck mint expired/... certificates.", path=True),
+    _Opt("cacert", "CA bundle to verify the server's certificate.", path=True),
+    _Opt("pki", "A PKI directory from 'mtlscheck pki init' (identities + CA).", path=True),
+    _Opt("server", "Server profile: generic, nginx, apache, haproxy, caddy."),
+    _Opt("timeout", "Seconds per probe (default 10)."),
+    _Opt("tls", "TLS versions to probe: 1.2, 1.3 or both (default)."),
+)
+"""Every ``--mtls-*`` option; ``MTLSCHECK_<NAME>`` and ini ``mtls_<name>`` mirror each."""
+
+_SUITE_PATTERN_INI = "mtls_suite_pattern"
+_DEFAULT_SUITE_PATTERN = "mtls*.toml"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The resolved ``--mtls-*`` options: ``values[name]`` and where each came from."""
+
+    values: dict[str, Any]
+    sources: dict[str, str]
+
+    def get(self, name: str) -> Any:
+        return self.values.get(name)
+
+    @property
+    def target(self) -> str | None:
+        value = self.values.get("target")
+        return None if value is None else str(value)
+
+    def check_kwargs(self) -> dict[str, Any]:
+        """The options as keyword arguments of :func:`mtlscheck.check`."""
+        return {k: v for k, v in self.values.items() if k != "target" and v is not None}
+
+
+_SETTINGS = pytest.StashKey[Settings]()
+
+
+def get_settings(config: pytest.Config) -> Settings:
+    """Resolve the options once per session: command line > environment > ini > default."""
+    cached = config.stash.get(_SETTINGS, None)
+    if cached is not None:
+        return cached
+    values: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+    inidir = config.inipath.parent if config.inipath is not None else config.rootpath
+    cwd = config.invocation_params.dir
+    for opt in OPTIONS:
+        raw: str | None = config.getoption("mtls_" + opt.name, None)
+        base = cwd
+        source = opt.flag
+        if raw in (None, ""):
+            raw, source = os.environ.get(opt.env) or None, opt.env
+        if raw in (None, ""):
+            ini = config.getini(opt.ini)
+            raw, source, base = (str(ini).strip() or None), f"ini {opt.ini}", inidir
+        if raw is None:
+            continue
+        value: Any = raw
+        if opt.path:
+            p = Path(raw).expanduser()
+            value = str(p if p.is_absolute() else base / p)
+        elif opt.name == "timeout":
+            try:
+                value = float(raw)
+            except ValueError:
+                raise pytest.UsageError(
+                    f"{source}: timeout must be a number, got {raw!r}"
+                ) from None
+            if value <= 0:
+                raise pytest.UsageError(f"{source}: timeout must be positive, got {raw!r}")
+        values[opt.name] = value
+        sources[opt.name] = source
+    settings = Settings(values, sources)
+    config.stash[_SETTINGS] = settings
+    return settings
+
+
+# --------------------------------------------------------------------------- hooks
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("mtlscheck", "mtlscheck (mutual TLS checks)")
+    for opt in OPTIONS:
+        group.addoption(
+            opt.flag,
+            dest="mtls_" + opt.name,
+            default=None,
+            metavar=opt.name.upper(),
+            help=f"{opt.help} Env: {opt.env}; ini: {opt.ini}.",
+        )
+        parser.addini(opt.ini, f"mtlscheck: {opt.help}", default="")
+    parser.addini(
+        _SUITE_PATTERN_INI,
+        "mtlscheck: glob of suite files collected as tests (default: mtls*.toml).",
+        default=_DEFAULT_SUITE_PATTERN,
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "mtls(target=None, *, server_mode=None, **options): the URL and check() options that "
+        "mtls_probe uses in this test; server_mode (nginx, apache, optional) configures "
+        "mtls_server.",
+    )
+
+
+def pytest_report_header(config: pytest.Config) -> str | None:
+    settings = get_settings(config)
+    if settings.target is None:
+        return None
+    return f"mtlscheck: probing target {settings.target} (from {settings.sources['target']})"
+
+
+def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
+    if file_path.suffix != ".toml":
+        return None
+    pattern = str(parent.config.getini(_SUITE_PATTERN_INI) or _DEFAULT_SUITE_PATTERN)
+    if not fnmatch.fnmatch(file_path.name, pattern):
+        return None
+    from mtlscheck._pytest_support import SuiteFile
+
+    suite_file: pytest.Collector = SuiteFile.from_parent(parent, path=file_path)
+    return suite_file
+
+
+def pytest_assertrepr_compare(
+    config: pytest.Config, op: str, left: object, right: object
+) -> list[str] | None:
+    support = sys.modules.get("mtlscheck._pytest_support")
+    if op != "==" or support is None:  # no result object can exist before it was imported
+        return None
+    lines: list[str] | None = support.assertrepr(left, right, config.get_verbosity())
+    return lines
+
+
+def pytest_report_collectionfinish(
+    config: pytest.Config, start_path: Path, items: list[pytest.Item]
+) -> list[str] | None:
+    support = sys.modules.get("mtlscheck._pytest_support")
+    if support is None:
+        return None
+    lines: list[str] | None = support.collection_summary(items)
+    return lines
+
+
+# --------------------------------------------------------------------------- fixtures
+
+
+@pytest.fixture(scope="session")
+def mtls_settings(pytestconfig: pytest.Config) -> Settings:
+    """The resolved ``--mtls-*`` options (``.values``, ``.sources``, ``.target``)."""
+    return get_settings(pytestconfig)
+
+
+@pytest.fixture(scope="session")
+def mtls_pki(tmp_path_factory: pytest.TempPathFactory) -> MtlsPKI:
+    """A complete throwaway test PKI (the roles of ``mtlscheck pki init``) for this session.
+
+    Paths: ``.ca_cert``, ``.ca_key``, ``.server_cert``, ``.server_key``, ``.client_cert``,
+    ``.client_key``, ``.crl``, ``.role(name)``; loaded objects: ``.issued(name)``,
+    ``.certificate(name)``; more identities: ``.mint_client(subject, not_before=,
+    not_after=, ekus=, issuer=)``.
+    """
+    from mtlscheck._pytest_support import MtlsPKI
+
+    return MtlsPKI.create(tmp_path_factory.mktemp("mtls-pki") / "pki")
+
+
+@pytest.fixture
+def mtls_server_factory(
+    request: pytest.FixtureRequest, mtls_pki: MtlsPKI
+) -> Iterator[Callable[..., MtlsServer]]:
+    """``mtls_server_factory(mode="apache", **ReferenceServer options) -> MtlsServer``.
+
+    Servers are started on 127.0.0.1 with a free port and stopped at the end of the test.
+    """
+    from mtlscheck._pytest_support import ServerFactory
+
+    factory = ServerFactory(request.config, mtls_pki)
+    try:
+        yield factory
+    finally:
+        factory.stop_all()
+
+
+@pytest.fixture
+def mtls_server(
+    request: pytest.FixtureRequest, mtls_server_factory: Callable[..., MtlsServer]
+) -> MtlsServer:
+    """The built-in reference mTLS server, Apache-like by default (handshake alerts).
+
+    Pick the behaviour with ``@pytest.mark.mtls(server_mode="nginx")`` or indirect
+    parametrization ``@pytest.mark.parametrize("mtls_server", ["nginx", "apache",
+    "optional"], indirect=True)`` (a dict param passes ReferenceServer options).
+    """
+    from mtlscheck._pytest_support import server_options
+
+    return mtls_server_factory(**server_options(request))
+
+
+@pytest.fixture
+def mtls_probe(request: pytest.FixtureRequest) -> Prober:
+    """``mtls_probe([url], *probes, **check_options) -> ProbeRun`` (a ``TargetResult``).
+
+    ``assert mtls_probe(url, "no-cert") == "rejected"`` compares every outcome with the
+    expectation expression.  Without a URL it probes the ``mtls`` marker's or
+    ``--mtls-target``'s target; without identity options it uses the session's ``mtls_pki``.
+    """
+    from mtlscheck._pytest_support import Prober
+
+    return Prober(request)
+
+
+def __getattr__(name: str) -> Any:
+    """``from mtlscheck.pytest_plugin import ProbeRun`` (for type hints) without eager imports."""
+    if name in ("MtlsPKI", "MtlsServer", "Prober", "ProbeRun", "MintedIdentity"):
+        from mtlscheck import _pytest_support
+
+        return getattr(_pytest_support, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
