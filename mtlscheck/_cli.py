@@ -160,6 +160,10 @@ def probe(
     list_probes: Annotated[
         bool, typer.Option("--list-probes", help="List the probes and what each needs.")
     ] = False,
+    suite: Annotated[
+        Path | None,
+        typer.Option("--suite", help="Run the targets of a suite file (TOML) instead of URL."),
+    ] = None,
     cert: Annotated[
         Path | None,
         typer.Option(
@@ -241,6 +245,17 @@ def probe(
     if list_probes:
         _list_probes()
         raise typer.Exit(0)
+    if suite is not None:
+        from mtlscheck._suite import load_suite, run_suite
+
+        given = [n for n, v in (("URL", url), ("--probes", probes), ("--cert", cert),
+                                ("--pki", pki), ("--ca-key", ca_key), ("--identity", identity),
+                                ("--expect", expect)) if v]  # fmt: skip
+        if given:
+            raise UsageError(f"--suite takes these from the file; drop {', '.join(given)}")
+        suite_run = run_suite(load_suite(suite))
+        _emit(suite_run, fmt, output, verbose, color)
+        _finish(suite_run)
     if url is None:
         raise UsageError(
             "missing URL (e.g. mtlscheck probe https://api.example --cert c.pem --key c.key)"
