@@ -23,7 +23,7 @@ from enum import StrEnum
 
 from mtlscheck._alerts import ALERT_NAMES
 from mtlscheck._errors import UsageError
-from mtlscheck._model import TLS_PHASE_HANGUPS, Outcome, OutcomeKind, Phase
+from mtlscheck._model import Outcome, OutcomeKind, Phase
 
 __all__ = ["REJECT_STATUSES", "Expectation", "ServerProfile", "default_expectation"]
 
@@ -61,7 +61,7 @@ class _Term:
         if word == "rejected":
             return (
                 o.kind is OutcomeKind.TLS_ALERT
-                or (o.kind is OutcomeKind.CONNECT and o.reason in TLS_PHASE_HANGUPS)
+                or o.is_tls_hangup
                 or (o.kind is OutcomeKind.HTTP and o.status in REJECT_STATUSES)
             )
         if word == "not-tls":

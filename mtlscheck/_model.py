@@ -65,8 +65,9 @@ class Severity(StrEnum):
     INFO = "info"
 
 
-# Connect reasons that can only happen once TCP was established: the server hung up during or
-# right after the TLS handshake, which is how some servers reject a client certificate.
+# Connect reasons that, *with a TLS phase set*, mean the server hung up during or right after
+# the TLS handshake - which is how some servers reject a client certificate.  Without a phase
+# (the server hung up before any ServerHello) they are not a verdict on the certificate.
 TLS_PHASE_HANGUPS = frozenset({"reset", "closed"})
 
 
@@ -85,6 +86,15 @@ class Outcome:
     """For ``connect``: refused|reset|closed|timeout|dns; for ``tls-local``: a short cause."""
     detail: str = ""
     """Free text: nginx's 400 reason, the OpenSSL error string, ..."""
+
+    @property
+    def is_tls_hangup(self) -> bool:
+        """A reset/close once the TLS conversation had started: a (crude) rejection."""
+        return (
+            self.kind is OutcomeKind.CONNECT
+            and self.reason in TLS_PHASE_HANGUPS
+            and self.phase is not None
+        )
 
     @property
     def summary(self) -> str:
@@ -270,10 +280,7 @@ class TargetResult:
             return True
         return any(
             r.outcome is not None
-            and (
-                r.outcome.kind in (K.HTTP, K.TLS_ALERT, K.TLS_LOCAL)
-                or (r.outcome.kind is K.CONNECT and r.outcome.reason in TLS_PHASE_HANGUPS)
-            )
+            and (r.outcome.kind in (K.HTTP, K.TLS_ALERT, K.TLS_LOCAL) or r.outcome.is_tls_hangup)
             for r in ran
         )
 

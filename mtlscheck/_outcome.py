@@ -72,6 +72,22 @@ def _ssl_reasons(exc: BaseException) -> str:
     return "; ".join(p for p in parts if p).lower()
 
 
+def _is_reset(err: BaseException) -> bool:
+    from OpenSSL import SSL
+
+    if isinstance(err, ConnectionResetError | BrokenPipeError):
+        return True
+    return (
+        isinstance(err, SSL.SysCallError)
+        and bool(err.args)
+        and err.args[0]
+        in (
+            errno.ECONNRESET,
+            errno.EPIPE,
+        )
+    )
+
+
 def _root(exc: BaseException) -> BaseException:
     """The low-level error under httpx/httpcore wrappers."""
     seen = exc
@@ -131,6 +147,14 @@ def classify_failure(client: TLSClient, exc: BaseException) -> Outcome:
         return Outcome(
             OutcomeKind.NOT_TLS,
             detail="the port answered with something that is not TLS (plain HTTP?)",
+        )
+    if phase is Phase.HANDSHAKE and not client.server_hello_seen:
+        # Nothing TLS came back at all: whatever this is, it is not a verdict on a client
+        # certificate (none was ever asked for), so it gets no TLS phase.
+        return Outcome(
+            OutcomeKind.CONNECT,
+            reason="reset" if _is_reset(err) else "closed",
+            detail="the server hung up before answering the TLS ClientHello",
         )
     if isinstance(err, SSL.SysCallError):
         code = err.args[0] if err.args else None

@@ -18,7 +18,6 @@ from mtlscheck._errors import UsageError
 from mtlscheck._expect import Expectation, ServerProfile
 from mtlscheck._identity import ClientIdentity
 from mtlscheck._model import (
-    TLS_PHASE_HANGUPS,
     HandshakeFacts,
     Outcome,
     OutcomeKind,
@@ -152,7 +151,7 @@ def judge(outcome: Outcome, expectation: Expectation) -> Verdict:
     if expectation.matches(outcome):
         return Verdict.PASS
     if outcome.kind in (OutcomeKind.TLS_LOCAL, OutcomeKind.NOT_TLS) or (
-        outcome.kind is OutcomeKind.CONNECT and outcome.reason not in TLS_PHASE_HANGUPS
+        outcome.kind is OutcomeKind.CONNECT and not outcome.is_tls_hangup
     ):
         return Verdict.ERROR
     return Verdict.FAIL

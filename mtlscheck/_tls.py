@@ -77,6 +77,7 @@ class TLSClient:
         self.tcp_connected = False
         self.handshake_done = False
         self.cert_requested = False
+        self.server_hello_seen = False
         self.cert_requested_late = False
         self.pha_offered = False
         self.alert_received: int | None = None
@@ -124,7 +125,10 @@ class TLSClient:
 
     def _on_info(self, conn: SSL.Connection, where: int, ret: int) -> None:
         if where & SSL.SSL_CB_LOOP:
-            if b"read server certificate request" in conn.get_state_string():
+            state = conn.get_state_string()
+            if b"read server hello" in state:
+                self.server_hello_seen = True
+            elif b"read server certificate request" in state:
                 # After the handshake: renegotiation (1.2) or post-handshake auth (1.3).
                 if self.handshake_done:
                     self.cert_requested_late = True
