@@ -16,7 +16,7 @@ Principles:
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from enum import StrEnum
 
@@ -123,6 +123,25 @@ class Evidence:
     @property
     def completed(self) -> list[ProbeResult]:
         return [r for r in self.ran() if r.facts is not None and r.facts.handshake_completed]
+
+    @property
+    def server(self) -> str | None:
+        """The server family: the profile if given, else what the answers give away (nginx's
+        400 pages; Go's bad_certificate where OpenSSL says handshake_failure or
+        certificate_required for a missing certificate).  None when unknown."""
+        if self.profile is not ServerProfile.GENERIC:
+            return str(self.profile)
+        for r in self.ran():
+            o = r.outcome
+            if o is not None and o.kind is OutcomeKind.HTTP and "SSL certificate" in o.detail:
+                return "nginx"
+        if any(r.outcome and r.outcome.alert == "bad_certificate" for r in self.ran("no-cert")):
+            return "caddy"
+        return None
+
+    def hint(self, by_server: dict[str, str], unknown: str) -> str:
+        """The server-specific text, or ``unknown`` when the server is not recognised."""
+        return by_server.get(self.server or "", unknown)
 
     @property
     def auth_not_requested(self) -> bool:
@@ -397,9 +416,19 @@ def rule_optional(ev: Evidence) -> Iterable[Finding]:
         Code.CLIENT_AUTH_OPTIONAL,
         Severity.ERROR,
         "the server asks for a client certificate but lets clients without one in: "
-        f"{listing(let_in)} (CertificateRequest seen in {req[0].name}); nginx "
-        "ssl_verify_client optional, Apache SSLVerifyClient optional, HAProxy verify optional "
-        "or Caddy mode request/verify_if_given, with no check of the verify result",
+        f"{listing(let_in)} (CertificateRequest seen in {req[0].name}): "
+        + ev.hint(
+            {
+                "nginx": "nginx ssl_verify_client optional (or optional_no_ca) without a check "
+                "of $ssl_client_verify",
+                "apache": "Apache SSLVerifyClient optional (or optional_no_ca) without "
+                "Require expr %{SSL_CLIENT_VERIFY} == 'SUCCESS'",
+                "haproxy": "HAProxy verify optional without a check of ssl_c_verify",
+                "caddy": "Caddy client_auth mode request or verify_if_given",
+            },
+            "e.g. nginx ssl_verify_client optional, Apache SSLVerifyClient optional, HAProxy "
+            "verify optional or Caddy mode request, with no check of the verify result",
+        ),
         names([*let_in, req[0]]),
     )
 
@@ -644,8 +673,20 @@ def rule_foreign(ev: Evidence) -> Iterable[Finding]:
         Code.FOREIGN_CA_ACCEPTED,
         Severity.ERROR,
         f"certificates from CAs the server should not trust are accepted: {listing(hit)}; "
-        "the CA is not verified (nginx/Apache optional_no_ca, Caddy mode require/request) or "
-        "the trusted CA file holds more than your CA",
+        + ev.hint(
+            {
+                "nginx": "nginx does not verify the CA (ssl_verify_client optional_no_ca) or "
+                "ssl_client_certificate holds more than your CA",
+                "apache": "Apache does not verify the CA (SSLVerifyClient optional_no_ca) or "
+                "SSLCACertificateFile holds more than your CA",
+                "haproxy": "HAProxy ignores verify errors (crt-ignore-err / ca-ignore-err) or "
+                "ca-file holds more than your CA",
+                "caddy": "Caddy client_auth mode require/request does not verify, or "
+                "trusted_ca_cert_file holds more than your CA",
+            },
+            "the CA is not verified (nginx/Apache optional_no_ca, Caddy mode require/request, "
+            "HAProxy crt-ignore-err) or the trusted CA file holds more than your CA",
+        ),
         names(hit),
     )
 
@@ -687,6 +728,8 @@ def rule_late_alert(ev: Evidence) -> Iterable[Finding]:
         )
         and r.facts is not None
         and r.facts.handshake_completed
+        and r.facts.cert_requested  # late requests (renegotiation, PHA): per-location-client-auth
+        and (r.tls_version == "1.3" or r.facts.protocol == "TLSv1.3")
     ]
     if not late:
         return
@@ -736,4 +779,9 @@ def diagnose(
     found: list[Finding] = []
     for rule in RULES:
         found.extend(rule(ev))
+    server = ev.server
+    if server is not None:  # the fix for the server we recognised first
+        found = [
+            replace(f, fixes=tuple(sorted(f.fixes, key=lambda fx: fx[0] != server))) for f in found
+        ]
     return tuple(sorted(found, key=lambda f: _ORDER[f.severity]))

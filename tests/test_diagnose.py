@@ -419,6 +419,8 @@ def test_optional_finding_cites_probe_and_fix(
     assert f.severity is Severity.ERROR
     assert "no-cert[tls1.3]" in f.message and "http 200" in f.message
     assert "no-cert[tls1.3]" in f.evidence
+    assert "$ssl_client_verify" in f.message  # worded for nginx, not for every server
+    assert f.fixes[0][0] == "nginx"
     fixes = dict(f.fixes)
     assert "ssl_verify_client on;" in fixes["nginx"]
     assert "SSLVerifyClient require" in fixes["apache"]
