@@ -512,6 +512,7 @@ def rule_valid_rejected(ev: Evidence) -> Iterable[Finding]:
             f"{', '.join(excluded[0][0].facts.ca_names) if excluded[0][0].facts else '?'}, "
             f"not the issuer {excluded[1]} (see {Code.CA_NAMES_EXCLUDE_CLIENT_ISSUER})"
         )
+        fix_key = str(Code.CA_NAMES_EXCLUDE_CLIENT_ISSUER)
     elif _depth_suspect(ev, rej):
         cause = (
             "likely cause: the verify depth is smaller than the chain "
@@ -667,6 +668,26 @@ def rule_foreign(ev: Evidence) -> Iterable[Finding]:
             "checks the issuer name instead of the signature",
             names(hit),
             "foreign-ca-accepted/lookalike",
+        )
+        return
+    trusted = [
+        r
+        for r in hit
+        if r.probe != "lookalike-ca"  # shares the trusted CA's name by design
+        and r.facts is not None
+        and _client_issuers(r) & set(r.facts.ca_names)
+    ]
+    if trusted:
+        f = trusted[0].facts
+        assert f is not None
+        yield _finding(
+            Code.FOREIGN_CA_ACCEPTED,
+            Severity.ERROR,
+            f"certificates from CAs the server should not trust are accepted: {listing(hit)}; "
+            f"the server advertises their issuer ({'; '.join(f.ca_names)}), so its trusted CA "
+            "file holds that CA (the wrong file, or more than your CA)",
+            names(hit),
+            "foreign-ca-accepted/trusted-file",
         )
         return
     yield _finding(

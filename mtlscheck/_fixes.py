@@ -97,6 +97,15 @@ FIXES: Mapping[str, Mapping[str, str]] = {
         "haproxy": "verify required on the bind line; do not accept ssl_c_i_dn matches alone",
         "caddy": "mode require_and_verify; do not check the issuer name in the application",
     },
+    "foreign-ca-accepted/trusted-file": {
+        "nginx": "ssl_client_certificate /etc/nginx/client-ca.pem;  must hold ONLY the CA that "
+        "issues your client certificates (every CA in it is trusted for client auth)",
+        "apache": "SSLCACertificateFile /etc/apache2/client-ca.pem  must hold ONLY the CA that "
+        "issues your client certificates (also check SSLCACertificatePath)",
+        "haproxy": "bind ... ca-file /etc/haproxy/client-ca.pem  with ONLY your client CA",
+        "caddy": "client_auth { trusted_ca_cert_file /etc/caddy/client-ca.pem }  with ONLY your "
+        "client CA",
+    },
     "client-eku-not-enforced": {
         **_VERIFY,
         "nginx": "ssl_verify_client on;  (OpenSSL then requires extendedKeyUsage clientAuth); "

@@ -137,6 +137,8 @@ class Case:
     identity: str | None = None
     """PKI role to use as the valid identity (default: the PKI's ``valid``)."""
     check_kwargs: dict[str, Any] = field(default_factory=dict)
+    says: dict[str, str] = field(default_factory=dict)
+    """code -> text its message must contain (the cause named for this server)."""
 
 
 def codes(*cs: Code) -> frozenset[str]:
@@ -222,6 +224,10 @@ CASES = [
             C.VALID_CERT_REJECTED, C.CA_NAMES_EXCLUDE_CLIENT_ISSUER, C.FOREIGN_CA_ACCEPTED
         ),
         absent=codes(C.CLIENT_AUTH_OPTIONAL, C.CLIENT_AUTH_NOT_REQUESTED),
+        says={
+            C.VALID_CERT_REJECTED: "the server trusts another CA",
+            C.FOREIGN_CA_ACCEPTED: "advertises their issuer",
+        },
     ),
     Case(
         "nginx-no-ssl_crl",
@@ -230,6 +236,7 @@ CASES = [
         ["valid", "revoked", "expired"],
         present=codes(C.REVOCATION_NOT_CHECKED),
         absent=codes(C.EXPIRED_CERT_ACCEPTED),
+        says={C.REVOCATION_NOT_CHECKED: "CRL/OCSP check is what is missing"},
     ),
     Case(
         "nginx-tls12-only",
@@ -288,6 +295,7 @@ CASES = [
         ["valid"],
         identity="intermediate",
         present=codes(C.VALID_CERT_REJECTED, C.VERIFY_DEPTH_TOO_SMALL),
+        says={C.VERIFY_DEPTH_TOO_SMALL: "Apache answers internal_error"},
     ),
     # --- HAProxy -------------------------------------------------------------------------------
     Case(
@@ -343,6 +351,7 @@ CASES = [
         ),
         ["no-cert", "valid"],
         present=codes(C.VALID_CERT_REJECTED, C.CA_NAMES_EXCLUDE_CLIENT_ISSUER),
+        says={C.VALID_CERT_REJECTED: "bad_certificate"},
     ),
     # --- our side: never a client-auth finding ------------------------------------------------
     Case(
@@ -400,6 +409,9 @@ def test_real_misconfiguration(case: Case, server_pki: PKI, test_pki_dir: Path) 
     what = f"{case.id}:\n{describe(result)}\n--- server logs ---\n{logs[-2000:]}"
     assert case.present <= found, what
     assert not (case.absent & found), what
+    messages = {f.code: f.message for f in result.findings}
+    for code, text in case.says.items():
+        assert text in messages.get(code, ""), what
     if case.no_errors:
         assert [f for f in result.findings if f.severity is Severity.ERROR] == [], what
     for f in result.findings:
