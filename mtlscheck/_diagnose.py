@@ -23,7 +23,6 @@ from enum import StrEnum
 from mtlscheck._expect import REJECT_STATUSES, ServerProfile
 from mtlscheck._fixes import fixes_for
 from mtlscheck._model import (
-    TLS_PHASE_HANGUPS,
     Finding,
     OutcomeKind,
     Phase,
@@ -165,7 +164,7 @@ def rejected(r: ProbeResult) -> bool:
         return False
     return (
         o.kind is OutcomeKind.TLS_ALERT
-        or (o.kind is OutcomeKind.CONNECT and o.reason in TLS_PHASE_HANGUPS)
+        or o.is_tls_hangup
         or (o.kind is OutcomeKind.HTTP and o.status in REJECT_STATUSES)
     )
 
@@ -743,10 +742,7 @@ def rule_late_alert(ev: Evidence) -> Iterable[Finding]:
         for r in ev.ran()
         if r.outcome is not None
         and r.outcome.phase is Phase.AFTER_HANDSHAKE
-        and (
-            r.outcome.kind is OutcomeKind.TLS_ALERT
-            or (r.outcome.kind is OutcomeKind.CONNECT and r.outcome.reason in TLS_PHASE_HANGUPS)
-        )
+        and (r.outcome.kind is OutcomeKind.TLS_ALERT or r.outcome.is_tls_hangup)
         and r.facts is not None
         and r.facts.handshake_completed
         and r.facts.cert_requested  # late requests (renegotiation, PHA): per-location-client-auth
