@@ -184,6 +184,9 @@ def run_target(
 ) -> TargetResult:
     """Every probe of the plan over every TLS version, then verdicts and findings."""
     jobs = [(p, v) for p in plan.probes for v in plan.versions]
+    # Import the HTTP stack once, here, not inside the first probes: their durations would
+    # otherwise include a concurrent import of httpx.
+    import mtlscheck._transport  # noqa: F401
 
     def one(job: tuple[str, str]) -> ProbeResult:
         name, version = job

@@ -205,10 +205,15 @@ class ConsoleReporter:
         protocols = protocols_seen(t)
         grid.add_row("protocol(s) seen", ", ".join(protocols) if protocols else "-")
         grid.add_row("cipher", f.cipher or "-")
-        grid.add_row(
-            "client certificate requested",
-            Text(_yes_no(f.cert_requested), style="green" if f.cert_requested else "red"),
-        )
+        if not f.cert_requested and any(
+            r.facts is not None and r.facts.cert_requested_after_handshake for r in t.results
+        ):
+            requested = Text("only after the handshake (per-location client auth)", style="yellow")
+        else:
+            requested = Text(
+                _yes_no(f.cert_requested), style="green" if f.cert_requested else "red"
+            )
+        grid.add_row("client certificate requested", requested)
         grid.add_row("accepted client CAs", _ca_names_text(f))
         if f.server_chain:
             leaf = f.server_chain[0]
@@ -347,9 +352,18 @@ def _detail_lines(r: ProbeResult, rep: ConsoleReporter) -> Iterable[RenderableTy
     yield Text.assemble(
         ("client certificate requested: ", "dim"),
         _yes_no(f.cert_requested),
+        ("  after the handshake: ", "dim"),
+        _yes_no(f.cert_requested_after_handshake),
         ("  client certificate sent: ", "dim"),
         _yes_no(f.client_cert_sent),
+        ("  post-handshake auth offered: ", "dim"),
+        _yes_no(f.post_handshake_auth),
     )
+    if f.client_chain:
+        yield Text.assemble(
+            ("presented: ", "dim"),
+            " <- ".join(f"{c.subject} (issuer {c.issuer})" for c in f.client_chain),
+        )
     yield Text.assemble(("CA names: ", "dim"), _ca_names_text(f))
     if f.alert_received:
         phase = o.phase if o is not None and o.kind is OutcomeKind.TLS_ALERT else None
