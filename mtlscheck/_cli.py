@@ -249,11 +249,28 @@ def probe(
         from mtlscheck._suite import load_suite, run_suite
 
         given = [n for n, v in (("URL", url), ("--probes", probes), ("--cert", cert),
-                                ("--pki", pki), ("--ca-key", ca_key), ("--identity", identity),
-                                ("--expect", expect)) if v]  # fmt: skip
+                                ("--key", key), ("--pki", pki), ("--ca-cert", ca_cert),
+                                ("--ca-key", ca_key), ("--identity", identity),
+                                ("--expect", expect), ("--resolve", resolve), ("--path", path),
+                                ("--key-password-env", key_password_env),
+                                ("--save-certs", save_certs)) if v]  # fmt: skip
         if given:
             raise UsageError(f"--suite takes these from the file; drop {', '.join(given)}")
-        suite_run = run_suite(load_suite(suite))
+        # Connection options given on the command line apply to every target, below what
+        # the file says per target (like the pytest plugin's --mtls-* options).
+        overrides: dict[str, object] = {
+            k: v
+            for k, v, default in (
+                ("timeout", timeout, 10.0), ("tls", tls, "both"), ("server", server, "generic"),
+                ("cacert", None if cacert is None else str(cacert.resolve()), None),
+                ("insecure", insecure, False), ("servername", servername, None),
+                ("method", method, "GET"),
+            )
+            if v != default
+        }  # fmt: skip
+        if header:
+            overrides["headers"] = dict(_headers(header))
+        suite_run = run_suite(load_suite(suite, defaults=overrides))
         _emit(suite_run, fmt, output, verbose, color)
         _finish(suite_run)
     if url is None:
