@@ -1,8 +1,9 @@
-"""TLS alert codes (IANA "TLS Alerts" registry) and their snake_case names."""
+"""Names for the numbers TLS hands us: alert codes (IANA "TLS Alerts" registry) and OpenSSL's
+X509 verify error codes (what nginx prints after ``FAILED:`` in ``$ssl_client_verify``)."""
 
 from __future__ import annotations
 
-__all__ = ["ALERT_NAMES", "alert_name"]
+__all__ = ["ALERT_NAMES", "alert_name", "verify_error_string"]
 
 ALERT_NAMES: dict[int, str] = {
     0: "close_notify",
@@ -45,3 +46,36 @@ ALERT_NAMES: dict[int, str] = {
 def alert_name(code: int) -> str:
     """Name of an alert code; unknown codes stay visible as ``alert_<n>``."""
     return ALERT_NAMES.get(code, f"alert_{code}")
+
+
+_VERIFY_FALLBACK: dict[int, str] = {
+    2: "unable to get issuer certificate",
+    3: "unable to get certificate CRL",
+    7: "certificate signature failure",
+    9: "certificate is not yet valid",
+    10: "certificate has expired",
+    18: "self-signed certificate",
+    19: "self-signed certificate in certificate chain",
+    20: "unable to get local issuer certificate",
+    21: "unable to verify the first certificate",
+    22: "certificate chain too long",
+    23: "certificate revoked",
+    26: "unsupported certificate purpose",
+    62: "hostname mismatch",
+}
+
+
+def verify_error_string(errno: int) -> str:
+    """OpenSSL's own text for an X509 verify error (``X509_verify_cert_error_string``).
+
+    pyOpenSSL has no public wrapper for it; use the binding when it is there and fall back to a
+    short table so a binding change cannot break anything.
+    """
+    try:
+        from OpenSSL._util import ffi, lib
+
+        return bytes(ffi.string(lib.X509_verify_cert_error_string(errno))).decode(
+            "ascii", "replace"
+        )
+    except Exception:  # pragma: no cover - depends on pyOpenSSL internals
+        return _VERIFY_FALLBACK.get(errno, f"certificate verify error {errno}")

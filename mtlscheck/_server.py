@@ -46,6 +46,8 @@ from typing import Any, TypeVar
 from cryptography import x509
 from OpenSSL import SSL, crypto
 
+from mtlscheck._alerts import verify_error_string
+
 __all__ = [
     "NGINX_CERT_ERROR_BODY",
     "NGINX_NO_CERT_BODY",
@@ -127,37 +129,6 @@ class _VerifyState:
     @property
     def failed(self) -> bool:
         return self.errno != 0
-
-
-def _verify_error_string(errno: int) -> str:
-    """OpenSSL's own text for a verify error: the exact words nginx puts in FAILED:<reason>.
-
-    pyOpenSSL has no public wrapper for ``X509_verify_cert_error_string``; use the binding when
-    it is there and fall back to a short table so a binding change cannot break the server.
-    """
-    try:
-        from OpenSSL._util import ffi, lib
-
-        text = ffi.string(lib.X509_verify_cert_error_string(errno))
-        return bytes(text).decode("ascii", "replace")
-    except Exception:  # pragma: no cover - depends on pyOpenSSL internals
-        return _FALLBACK_REASONS.get(errno, f"certificate verify error {errno}")
-
-
-_FALLBACK_REASONS: dict[int, str] = {
-    2: "unable to get issuer certificate",
-    3: "unable to get certificate CRL",
-    7: "certificate signature failure",
-    9: "certificate is not yet valid",
-    10: "certificate has expired",
-    18: "self-signed certificate",
-    19: "self-signed certificate in certificate chain",
-    20: "unable to get local issuer certificate",
-    21: "unable to verify the first certificate",
-    22: "certificate chain too long",
-    23: "certificate revoked",
-    26: "unsupported certificate purpose",
-}
 
 
 def _load_crls(path: Path) -> list[x509.CertificateRevocationList]:
@@ -505,7 +476,7 @@ class ReferenceServer:
         if peer is None:
             verify = "NONE"
         elif state.failed:
-            verify = f"FAILED:{_verify_error_string(state.errno)}"
+            verify = f"FAILED:{verify_error_string(state.errno)}"
         else:
             verify = "SUCCESS"
         protocol = conn.get_protocol_version_name()

@@ -23,7 +23,7 @@ from pathlib import Path
 from cryptography import x509
 from OpenSSL import SSL
 
-from mtlscheck._alerts import alert_name
+from mtlscheck._alerts import alert_name, verify_error_string
 from mtlscheck._identity import ClientIdentity
 from mtlscheck._model import CertInfo, HandshakeFacts, Phase
 
@@ -371,20 +371,5 @@ def name_matches(cert: x509.Certificate, name: str) -> bool:
     return False
 
 
-# X509_V_ERR_* codes that users meet; the rest fall back to the number.
-_VERIFY_ERRORS = {
-    2: "unable to get issuer certificate",
-    9: "certificate is not yet valid",
-    10: "certificate has expired",
-    18: "self-signed certificate",
-    19: "self-signed certificate in certificate chain",
-    20: "unable to get local issuer certificate",
-    21: "unable to verify the first certificate",
-    23: "certificate revoked",
-    26: "unsupported certificate purpose",
-    62: "hostname mismatch",
-}
-
-
 def _verify_reason(errno: int, depth: int) -> str:
-    return f"{_VERIFY_ERRORS.get(errno, f'verify error {errno}')} (depth {depth})"
+    return f"{verify_error_string(errno)} (depth {depth})"
