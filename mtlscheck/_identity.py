@@ -121,13 +121,7 @@ def _load_key(data: bytes, path: Path, password: bytes | None) -> PrivateKey:
         ):
             raise InputError(f"wrong password for private key {path}") from None
         raise InputError(f"{path} is not a usable private key (PEM or DER)") from None
-    if not isinstance(
-        key,
-        rsa.RSAPrivateKey
-        | ec.EllipticCurvePrivateKey
-        | ed25519.Ed25519PrivateKey
-        | ed448.Ed448PrivateKey,
-    ):
+    if not isinstance(key, PrivateKey):
         raise InputError(f"unsupported private key type in {path}: {type(key).__name__}")
     return key
 
@@ -150,13 +144,7 @@ def _load_p12(data: bytes, path: Path, password: bytes | None) -> ClientIdentity
         raise InputError(f"cannot open PKCS#12 {path}: wrong password or corrupt file") from None
     if cert is None or key is None:
         raise InputError(f"PKCS#12 {path} holds no certificate with its private key")
-    if not isinstance(
-        key,
-        rsa.RSAPrivateKey
-        | ec.EllipticCurvePrivateKey
-        | ed25519.Ed25519PrivateKey
-        | ed448.Ed448PrivateKey,
-    ):
+    if not isinstance(key, PrivateKey):
         raise InputError(f"unsupported private key type in {path}")
     return ClientIdentity(cert, key, tuple(extra), cert_path=path, key_path=None, cert_type="P12")
 
