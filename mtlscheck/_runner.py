@@ -96,28 +96,23 @@ def run_probe(
     client = TLSClient(target.settings(version), identity)
     try:
         client.connect()
-        facts = client.facts()
-        if not target.insecure and facts.server_verify_error:
-            return (
-                Outcome(
-                    OutcomeKind.TLS_LOCAL,
-                    reason="server-cert-untrusted",
-                    phase=Phase.HANDSHAKE,
-                    detail=facts.server_verify_error,
-                ),
-                facts,
+        # Refuse an untrusted server before sending it anything, like curl does.
+        if not target.insecure and client.verify_error:
+            outcome = Outcome(
+                OutcomeKind.TLS_LOCAL,
+                reason="server-cert-untrusted",
+                phase=Phase.HANDSHAKE,
+                detail=client.verify_error,
             )
-        if not target.insecure and facts.hostname_matches is False:
-            return (
-                Outcome(
-                    OutcomeKind.TLS_LOCAL,
-                    reason="hostname-mismatch",
-                    phase=Phase.HANDSHAKE,
-                    detail=f"the server certificate does not cover {client.settings.check_name}",
-                ),
-                facts,
+        elif not target.insecure and client.hostname_matches() is False:
+            outcome = Outcome(
+                OutcomeKind.TLS_LOCAL,
+                reason="hostname-mismatch",
+                phase=Phase.HANDSHAKE,
+                detail=f"the server certificate does not cover {client.settings.check_name}",
             )
-        outcome = _http(client, target)
+        else:
+            outcome = _http(client, target)
     except Exception as exc:
         outcome = classify_failure(client, exc)
     finally:

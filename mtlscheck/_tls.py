@@ -271,6 +271,13 @@ class TLSClient:
 
     # -- facts ---------------------------------------------------------------------------------
 
+    def hostname_matches(self) -> bool | None:
+        """Whether the server's leaf covers the checked name; None before any certificate."""
+        if self._conn is None:
+            return None
+        leaf = self._conn.get_peer_certificate(as_cryptography=True)
+        return None if leaf is None else name_matches(leaf, self.settings.check_name)
+
     def facts(self) -> HandshakeFacts:
         """Freeze what this connection has learned so far."""
         conn = self._conn
