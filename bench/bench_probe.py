@@ -35,14 +35,18 @@ ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
 VERSION = "1.3"
 
 
-def median_ms(fn: Callable[[], object], rounds: int = ROUNDS) -> float:
-    fn()  # warm-up (imports, page cache)
-    samples = []
+def medians_ms(cases: dict[str, Callable[[], object]], rounds: int = ROUNDS) -> dict[str, float]:
+    """Median wall time of each case; rounds are interleaved (every case once per round) so
+    that drift in machine load hits all cases alike and the ratios stay meaningful."""
+    for fn in cases.values():
+        fn()  # warm-up (imports, page cache)
+    samples: dict[str, list[float]] = {name: [] for name in cases}
     for _ in range(rounds):
-        t0 = time.perf_counter()
-        fn()
-        samples.append((time.perf_counter() - t0) * 1000)
-    return statistics.median(samples)
+        for name, fn in cases.items():
+            t0 = time.perf_counter()
+            fn()
+            samples[name].append((time.perf_counter() - t0) * 1000)
+    return {name: statistics.median(v) for name, v in samples.items()}
 
 
 def raw_floor(pki: PKI, port: int) -> None:
@@ -95,41 +99,45 @@ def main() -> None:
         probe_kw = dict(pki=pki.directory, tls=VERSION, server="nginx")
         r = check(url, **probe_kw)  # type: ignore[arg-type]
         assert all(p.verdict.value == "pass" for p in r.results), [p.outcome for p in r.results]
-        rows = {
-            "raw pyOpenSSL floor (4 x handshake+GET)": median_ms(lambda: raw_floor(pki, srv.port)),
-            "in-process suite, sequential": median_ms(lambda: check(url, workers=1, **probe_kw)),  # type: ignore[arg-type]
-            "in-process suite, 4 workers": median_ms(lambda: check(url, **probe_kw)),  # type: ignore[arg-type]
-            "curl loop (4 curl runs)": median_ms(lambda: curl_loop(pki, url)),
-            "mtlscheck probe CLI": median_ms(
-                lambda: subprocess.run(
-                    [
-                        *exe,
-                        "probe",
-                        url,
-                        "--pki",
-                        str(pki.directory),
-                        "--tls",
-                        VERSION,
-                        "--server",
-                        "nginx",
-                    ],
-                    check=True,
-                    capture_output=True,
-                    env=ENV,
-                )
-            ),
-            "python -c pass": median_ms(
-                lambda: subprocess.run([sys.executable, "-c", "pass"], check=True, env=ENV)
-            ),
-            "mtlscheck --version": median_ms(
-                lambda: subprocess.run(
-                    [*exe, "--version"], check=True, capture_output=True, env=ENV
-                )
-            ),
-            "mtlscheck --help (typer loaded)": median_ms(
-                lambda: subprocess.run([*exe, "--help"], check=True, capture_output=True, env=ENV)
-            ),
-        }
+        rows = medians_ms(
+            {
+                "raw pyOpenSSL floor (4 x handshake+GET)": (lambda: raw_floor(pki, srv.port)),
+                "in-process suite, sequential": (lambda: check(url, workers=1, **probe_kw)),  # type: ignore[arg-type]
+                "in-process suite, 4 workers": (lambda: check(url, **probe_kw)),  # type: ignore[arg-type]
+                "curl loop (4 curl runs)": (lambda: curl_loop(pki, url)),
+                "mtlscheck probe CLI": (
+                    lambda: subprocess.run(
+                        [
+                            *exe,
+                            "probe",
+                            url,
+                            "--pki",
+                            str(pki.directory),
+                            "--tls",
+                            VERSION,
+                            "--server",
+                            "nginx",
+                        ],
+                        check=True,
+                        capture_output=True,
+                        env=ENV,
+                    )
+                ),
+                "python -c pass": (
+                    lambda: subprocess.run([sys.executable, "-c", "pass"], check=True, env=ENV)
+                ),
+                "mtlscheck --version": (
+                    lambda: subprocess.run(
+                        [*exe, "--version"], check=True, capture_output=True, env=ENV
+                    )
+                ),
+                "mtlscheck --help (typer loaded)": (
+                    lambda: subprocess.run(
+                        [*exe, "--help"], check=True, capture_output=True, env=ENV
+                    )
+                ),
+            }
+        )
     shutil.rmtree(tmp, ignore_errors=True)
     print(f"median of {ROUNDS} rounds, TLS {VERSION}, nginx on 127.0.0.1, {os.cpu_count()} cores")
     for name, ms in rows.items():
