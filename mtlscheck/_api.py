@@ -6,6 +6,7 @@ terminal, in JSON or in a pytest assertion comes from the same code path.
 
 from __future__ import annotations
 
+import dataclasses
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -142,7 +143,9 @@ def check(
             versions=versions,
             profile=profile,
         )
-        return run_target(target, plan, workers=workers, on_result=on_result)
+        result = run_target(target, plan, workers=workers, on_result=on_result)
+        kept = None if own_tmp is not None else str(save_dir.resolve())
+        return dataclasses.replace(result, certs_dir=kept)
     finally:
         if own_tmp is not None:
             own_tmp.cleanup()

@@ -58,9 +58,7 @@ def init(
     directory: DirArg,
     hosts: Annotated[
         str,
-        typer.Option(
-            "--hosts", help="Comma-separated names/IPs for the server certificate's SAN."
-        ),
+        typer.Option("--hosts", help="Comma-separated names/IPs for the server certificate's SAN."),
     ] = "localhost,127.0.0.1",
     key_type: Annotated[
         KeyTypeOption, typer.Option("--key-type", help="ec = P-256 (fast), rsa = 2048 bit.")

@@ -160,8 +160,8 @@ FIXES: Mapping[str, Mapping[str, str]] = {
         "caddy": "tls cert.pem key.pem: cert.pem must hold the full chain",
     },
     "server-hostname-mismatch": {
-        "client": "probe the name the certificate is issued for (or --servername NAME with "
-        "--resolve-style --address IP)",
+        "client": "probe the name the certificate is issued for (or keep the URL's name and "
+        "connect elsewhere with --resolve HOST:PORT:ADDR)",
         "nginx": "ssl_certificate: issue the certificate with subjectAltName DNS:<the host "
         "clients use>",
         "apache": "SSLCertificateFile: issue the certificate with subjectAltName DNS:<the host "
@@ -185,7 +185,8 @@ FIXES: Mapping[str, Mapping[str, str]] = {
         "apart",
     },
     "target-unreachable": {
-        "client": "check the host name (DNS) and the route to it; --address IP bypasses DNS",
+        "client": "check the host name (DNS) and the route to it; --resolve HOST:PORT:ADDR "
+        "bypasses DNS",
     },
 }
 

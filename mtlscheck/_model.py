@@ -164,6 +164,8 @@ class HandshakeFacts:
     """The certificates we presented (leaf first), whether or not the server asked."""
     server_chain: tuple[CertInfo, ...] = ()
     handshake_completed: bool = False
+    server_hello_seen: bool = False
+    """The server answered the ClientHello: a TLS server was reached."""
     alert_received: str | None = None
     alert_sent: str | None = None
     server_verify_error: str | None = None
@@ -182,6 +184,7 @@ class HandshakeFacts:
             "client_chain": [c.to_dict() for c in self.client_chain],
             "server_chain": [c.to_dict() for c in self.server_chain],
             "handshake_completed": self.handshake_completed,
+            "server_hello_seen": self.server_hello_seen,
             "alert_received": self.alert_received,
             "alert_sent": self.alert_sent,
             "server_verify_error": self.server_verify_error,
@@ -266,6 +269,9 @@ class TargetResult:
     server_profile: str = "generic"
     insecure: bool = False
     """The server certificate was not verified (``--insecure``)."""
+    certs_dir: str | None = None
+    """Where minted certificates were kept (``--save-certs``); None when they were written to
+    a temporary directory that is gone, so reproduce commands naming them need --save-certs."""
 
     @property
     def ok(self) -> bool:
@@ -289,6 +295,7 @@ class TargetResult:
             "target": self.target,
             "server_profile": self.server_profile,
             "insecure": self.insecure,
+            "certs_dir": self.certs_dir,
             "unsupported_versions": [
                 {"version": v, "reason": w} for v, w in self.unsupported_versions
             ],

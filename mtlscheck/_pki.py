@@ -432,8 +432,7 @@ class PKI:
             return self.roles[name]
         except KeyError:
             raise InputError(
-                f"unknown role {name!r} in PKI {self.directory}; "
-                f"available: {', '.join(self.roles)}"
+                f"unknown role {name!r} in PKI {self.directory}; available: {', '.join(self.roles)}"
             ) from None
 
     def issued(self, name: str) -> Issued:

@@ -315,6 +315,7 @@ class TLSClient:
             else tuple(cert_info(c) for c in (self.identity.cert, *self.identity.chain)),
             server_chain=chain,
             handshake_completed=self.handshake_done,
+            server_hello_seen=self.server_hello_seen,
             alert_received=None if self.alert_received is None else alert_name(self.alert_received),
             alert_sent=None if self.alert_sent is None else alert_name(self.alert_sent),
             server_verify_error=self.verify_error,

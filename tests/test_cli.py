@@ -478,3 +478,39 @@ def test_list_probes(capsys: pytest.CaptureFixture[str]) -> None:
     assert rc == 0
     for name in ("no-cert", "valid", "expired", "wrong-ca", "revoked", "chain-missing"):
         assert name in out
+
+
+def test_save_certs_keeps_minted_certificates_for_the_reproduce_commands(
+    apache_ref: ReferenceServer, pki: PKI, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    keep = tmp_path / "minted"
+    rc, doc = run_json(capsys, "probe", apache_ref.url, "--cacert", str(pki.ca_cert),
+                       "--ca-cert", str(pki.ca_cert), "--ca-key", str(pki.ca_key),
+                       "-p", "expired", "--tls", "1.3", "--save-certs", str(keep),
+                       "--format", "json")  # fmt: skip
+    assert rc == 0
+    target = doc["targets"][0]
+    assert target["certs_dir"] == str(keep.resolve())
+    curl = target["probes"][0]["curl"]
+    assert str(keep / "expired.pem") in curl
+    assert (keep / "expired.pem").is_file()
+    assert (keep / "expired.key").stat().st_mode & 0o777 == 0o600
+    # Without --save-certs the console says the minted files are gone.
+    rc, out, _ = run(capsys, "probe", apache_ref.url, "--cacert", str(pki.ca_cert),
+                     "-p", "wrong-ca", "--tls", "1.3", "--expect", "wrong-ca=200",
+                     "--no-color")  # fmt: skip
+    assert rc == 1
+    assert "rerun with --save-certs DIR" in out
+
+
+def test_unreachable_target_shows_no_empty_handshake_panel(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    rc, out, err = run(capsys, "probe", f"https://127.0.0.1:{port}/", "--tls", "1.3", "--no-color")
+    assert rc == 3
+    assert "connect refused" in out
+    assert "Handshake" not in out
+    assert "connection-refused" in out

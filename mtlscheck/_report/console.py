@@ -193,11 +193,23 @@ class ConsoleReporter:
                     console.print(Text(f"  # {r.name}", style="dim"))
                     # soft_wrap: a long command is not broken up, so it copies cleanly
                     console.print(Text(f"  {r.curl}"), soft_wrap=True)
+                _certs_note(console, t)
 
     def _handshake_panel(self, t: TargetResult) -> Panel | None:
         picked = key_facts(t)
         if picked is None:
             return None
+        if not any(
+            r.facts is not None
+            and (
+                r.facts.server_hello_seen
+                or r.facts.server_chain
+                or r.facts.cert_requested
+                or r.facts.protocol
+            )
+            for r in t.results
+        ):
+            return None  # no TLS server answered: an empty panel would only be noise
         source, f = picked
         grid = Table.grid(padding=(0, 2))
         grid.add_column(style="bold", no_wrap=True)
@@ -255,6 +267,7 @@ class ConsoleReporter:
             for label, cmd in (("curl", r.curl), ("openssl", r.openssl)):
                 if cmd:
                     console.print(Text(f"      {label}: {cmd}"), soft_wrap=True)
+        _certs_note(console, t)
 
 
 def _counts_text(c: Counts) -> Text:
@@ -388,3 +401,15 @@ def _detail_lines(r: ProbeResult, rep: ConsoleReporter) -> Iterable[RenderableTy
                 ("  expires: ", "dim"),
                 rep._expiry_text(cert),
             )
+
+
+def _certs_note(console: Console, t: TargetResult) -> None:
+    """Minted certificates live in a temporary directory unless --save-certs kept them."""
+    if t.certs_dir is None:
+        console.print(
+            Text(
+                "  (certificates minted for this run were removed; rerun with --save-certs DIR "
+                "to keep them for these commands)",
+                style="dim",
+            )
+        )
