@@ -509,7 +509,7 @@ def test_unreachable_target_shows_no_empty_handshake_panel(
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    rc, out, err = run(capsys, "probe", f"https://127.0.0.1:{port}/", "--tls", "1.3", "--no-color")
+    rc, out, _ = run(capsys, "probe", f"https://127.0.0.1:{port}/", "--tls", "1.3", "--no-color")
     assert rc == 3
     assert "connect refused" in out
     assert "Handshake" not in out
