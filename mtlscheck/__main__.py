@@ -15,11 +15,14 @@ def main() -> None:
 
         print(f"mtlscheck {__version__}")
         raise SystemExit(0)
-    # httpcore probes for trio at import time (~65 ms when trio happens to be installed) to
-    # support async code under trio; this process is synchronous and never uses it.  Only the
-    # CLI process does this - library and pytest-plugin users keep their trio.
-    if "trio" not in sys.modules:
-        sys.modules["trio"] = None  # type: ignore[assignment]
+    # Two optional imports that cost this process ~130 ms and give it nothing (bench/):
+    # httpcore probes for trio (async support; we are synchronous), and httpx imports its own
+    # command line (click, rich.progress, pygments) whenever click is installed.  A None entry
+    # makes each import fail as "not installed", which both libraries handle.  Only the CLI
+    # process does this - library and pytest-plugin users keep both.
+    for optional in ("trio", "httpx._main"):
+        if optional not in sys.modules:
+            sys.modules[optional] = None  # type: ignore[assignment]
     from mtlscheck._cli import main as cli_main
 
     raise SystemExit(cli_main())
