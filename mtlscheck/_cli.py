@@ -6,10 +6,12 @@ on stderr and its documented exit code; a traceback would be a bug.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated, Any, NoReturn
 
 import typer
 
@@ -112,6 +114,26 @@ def _emit(run: object, fmt: str, output: Path | None, verbose: bool, color: bool
     except OSError as exc:
         raise InputError(f"cannot write {output}: {exc.strerror or exc}") from None
     print(f"mtlscheck: report written to {output}", file=sys.stderr)
+
+
+@contextlib.contextmanager
+def _progress(what: str) -> Iterator[Callable[[Any], None] | None]:
+    """A one-line spinner on stderr while probes run - only when stderr is a terminal, so
+    pipelines and captured output see nothing but the report."""
+    if not sys.stderr.isatty():
+        yield None
+        return
+    from rich.console import Console
+
+    done = 0
+    with Console(stderr=True).status(f"probing {what}") as status:
+
+        def tick(result: Any) -> None:
+            nonlocal done
+            done += 1
+            status.update(f"probing {what}: {done} done, last {result.name}")
+
+        yield tick
 
 
 def _list_probes() -> None:
@@ -285,8 +307,8 @@ def probe(
     for name, files in _pairs(identity, "--identity").items():
         c, _, k = files.partition(",")
         idents[name] = (c, k or None)
-    result = check(
-        url,
+    # Everything that may fail or prompt (key password) happens before the spinner starts.
+    options: dict[str, Any] = dict(
         probes=probes,
         cert=cert,
         key=key,
@@ -307,6 +329,8 @@ def probe(
         headers=_headers(header),
         save_certs=save_certs,
     )
+    with _progress(url) as on_result:
+        result = check(url, on_result=on_result, **options)
     run = RunResult((result,))
     _emit(run, fmt, output, verbose, color)
     _finish(run)

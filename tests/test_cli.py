@@ -514,3 +514,54 @@ def test_unreachable_target_shows_no_empty_handshake_panel(
     assert "connect refused" in out
     assert "Handshake" not in out
     assert "connection-refused" in out
+
+
+def _run_in_pty(argv: list[str], answer: bytes, timeout: float = 20.0) -> tuple[int, str]:
+    """Run argv on a pseudo-terminal, type ``answer`` at the password prompt, return
+    (exit code, everything the terminal showed)."""
+    import pty
+    import select as _select
+
+    pid, fd = pty.fork()
+    if pid == 0:  # child
+        os.execvp(argv[0], argv)
+    seen = b""
+    answered = False
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        ready, _, _ = _select.select([fd], [], [], 0.2)
+        if not ready:
+            continue
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:  # the child closed the terminal
+            break
+        if not chunk:
+            break
+        seen += chunk
+        if not answered and b"Password for" in seen:
+            os.write(fd, answer + b"\n")
+            answered = True
+    _, status = os.waitpid(pid, 0)
+    os.close(fd)
+    return os.waitstatus_to_exitcode(status), seen.decode("utf-8", "replace")
+
+
+@pytest.mark.parametrize(("password", "code"), [(b"right-password", 0), (b"nope", 2)])
+def test_encrypted_key_password_prompt_on_a_terminal(
+    apache_ref: ReferenceServer, pki: PKI, files: dict[str, Path], password: bytes, code: int
+) -> None:
+    rc, screen = _run_in_pty(
+        [sys.executable, "-m", "mtlscheck", "probe", apache_ref.url, "--cacert", str(pki.ca_cert),
+         "--cert", str(pki.role("valid").cert), "--key", str(files["enc_key"]),
+         "-p", "valid", "--tls", "1.3", "--no-color"],
+        password,
+    )  # fmt: skip
+    assert "Password for" in screen
+    assert "right-password" not in screen and "nope" not in screen  # not echoed
+    assert rc == code, screen
+    if code == 0:
+        assert "http 200" in screen
+    else:
+        assert "mtlscheck: error: wrong password for private key" in screen
+        assert "Traceback" not in screen
