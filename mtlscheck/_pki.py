@@ -205,6 +205,21 @@ def _san(hosts: Sequence[str]) -> x509.SubjectAlternativeName:
     return x509.SubjectAlternativeName(names)
 
 
+def _builder(
+    name: x509.Name, key: PrivateKey, issuer: Issued | None, start: datetime, end: datetime
+) -> x509.CertificateBuilder:
+    """What every certificate here shares: names, key, a random serial, the validity window."""
+    return (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name if issuer is None else issuer.cert.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(start)
+        .not_valid_after(end)
+    )
+
+
 def make_ca(
     subject: str | x509.Name,
     *,
@@ -224,13 +239,7 @@ def make_ca(
     start, end = _validity(not_before, not_after, _CA_LIFETIME)
     signer_key: PrivateKey = key if issuer is None else issuer.key
     builder = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name if issuer is None else issuer.cert.subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(start)
-        .not_valid_after(end)
+        _builder(name, key, issuer, start, end)
         .add_extension(x509.BasicConstraints(ca=True, path_length=path_length), critical=True)
         .add_extension(_key_usage(ca=True, rsa_key=False), critical=True)
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
@@ -271,13 +280,7 @@ def make_leaf(
             *([ExtendedKeyUsageOID.SERVER_AUTH] if server else []),
         ]
     builder = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name if issuer is None else issuer.cert.subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(start)
-        .not_valid_after(end)
+        _builder(name, key, issuer, start, end)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(
             _key_usage(ca=False, rsa_key=isinstance(key, rsa.RSAPrivateKey)), critical=True
