@@ -144,8 +144,9 @@ def check(
             profile=profile,
         )
         result = run_target(target, plan, workers=workers, on_result=on_result)
-        kept = None if own_tmp is not None else str(save_dir.resolve())
-        return dataclasses.replace(result, certs_dir=kept)
+        if own_tmp is not None:
+            return dataclasses.replace(result, certs_removed=any(save_dir.iterdir()))
+        return dataclasses.replace(result, certs_dir=str(save_dir.resolve()))
     finally:
         if own_tmp is not None:
             own_tmp.cleanup()

@@ -246,7 +246,12 @@ def rule_connection(ev: Evidence) -> Iterable[Finding]:
         for r in ran
         if r.outcome is not None
         and r.outcome.kind is OutcomeKind.CONNECT
-        and r.outcome.reason in ("dns", "unreachable", "error")
+        and (
+            r.outcome.reason in ("dns", "unreachable", "error")
+            # a hang-up before any ServerHello: something listens, but it does not do TLS
+            # with us (a TCP proxy with no backend, a wrong port, a TLS-level block)
+            or (r.outcome.reason in ("closed", "reset") and r.outcome.phase is None)
+        )
     ]
     if other:
         detail = other[0].outcome.detail if other[0].outcome else ""

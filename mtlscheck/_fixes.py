@@ -185,8 +185,10 @@ FIXES: Mapping[str, Mapping[str, str]] = {
         "apart",
     },
     "target-unreachable": {
-        "client": "check the host name (DNS) and the route to it; --resolve HOST:PORT:ADDR "
-        "bypasses DNS",
+        "client": "check the host name (DNS), the port and the route to it "
+        "(--resolve HOST:PORT:ADDR bypasses DNS); a port that accepts TCP and hangs up on "
+        "the ClientHello is not a TLS endpoint (wrong port, proxy without a backend, a "
+        "firewall)",
     },
 }
 

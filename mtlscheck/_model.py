@@ -270,8 +270,10 @@ class TargetResult:
     insecure: bool = False
     """The server certificate was not verified (``--insecure``)."""
     certs_dir: str | None = None
-    """Where minted certificates were kept (``--save-certs``); None when they were written to
-    a temporary directory that is gone, so reproduce commands naming them need --save-certs."""
+    """Where minted certificates were kept (``--save-certs``)."""
+    certs_removed: bool = False
+    """Certificates were minted into a temporary directory that is gone: reproduce commands
+    naming them need a rerun with ``--save-certs``."""
 
     @property
     def ok(self) -> bool:
@@ -296,6 +298,7 @@ class TargetResult:
             "server_profile": self.server_profile,
             "insecure": self.insecure,
             "certs_dir": self.certs_dir,
+            "certs_removed": self.certs_removed,
             "unsupported_versions": [
                 {"version": v, "reason": w} for v, w in self.unsupported_versions
             ],

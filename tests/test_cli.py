@@ -491,6 +491,7 @@ def test_save_certs_keeps_minted_certificates_for_the_reproduce_commands(
     assert rc == 0
     target = doc["targets"][0]
     assert target["certs_dir"] == str(keep.resolve())
+    assert target["certs_removed"] is False
     curl = target["probes"][0]["curl"]
     assert str(keep / "expired.pem") in curl
     assert (keep / "expired.pem").is_file()

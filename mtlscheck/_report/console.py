@@ -405,7 +405,7 @@ def _detail_lines(r: ProbeResult, rep: ConsoleReporter) -> Iterable[RenderableTy
 
 def _certs_note(console: Console, t: TargetResult) -> None:
     """Minted certificates live in a temporary directory unless --save-certs kept them."""
-    if t.certs_dir is None:
+    if t.certs_removed:
         console.print(
             Text(
                 "  (certificates minted for this run were removed; rerun with --save-certs DIR "
