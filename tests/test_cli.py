@@ -355,6 +355,8 @@ def test_hangup_mid_handshake(
         # ...and never a "pass" for a rejection probe: the server saw no certificate.
         assert p["verdict"] == "error", p
     assert rc == 3  # nothing answered TLS: the target is unreachable
+    findings = {f["code"] for f in json.loads(out)["targets"][0]["findings"]}
+    assert "target-unreachable" in findings
 
 
 def test_hangup_before_server_hello_is_not_a_pass(
