@@ -10,13 +10,17 @@ import dataclasses
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mtlscheck._errors import InputError, UsageError
 from mtlscheck._expect import ServerProfile
-from mtlscheck._identity import ClientIdentity, load_identity
+from mtlscheck._identity import ClientIdentity, load_certificates, load_identity
 from mtlscheck._model import ProbeResult, TargetResult
 from mtlscheck._probes import IdentitySources, resolve_identities, select_probes
 from mtlscheck._runner import Plan, Target, default_expectations, run_target
+
+if TYPE_CHECKING:
+    from cryptography import x509
 
 __all__ = ["check", "parse_versions"]
 
@@ -33,16 +37,13 @@ def parse_versions(tls: str | None) -> tuple[str, ...]:
 
 def _load_ca(
     ca_cert: Path | str | None, ca_key: Path | str | None, password: bytes | None
-) -> tuple[ClientIdentity | None, object]:
+) -> tuple[ClientIdentity | None, x509.Certificate | None]:
     if ca_key is not None and ca_cert is None:
         raise UsageError("--ca-key needs --ca-cert")
     if ca_cert is None:
         return None, None
-    if ca_key is None:
-        from mtlscheck._identity import _load_certs, _read  # the CA name alone (lookalike-ca)
-
-        path = Path(ca_cert)
-        return None, _load_certs(_read(path, "CA certificate"), path)[0]
+    if ca_key is None:  # the CA's name alone is still enough for lookalike-ca
+        return None, load_certificates(ca_cert, "CA certificate")[0]
     ident = load_identity(ca_cert, ca_key, password=password)
     return ident, ident.cert
 
@@ -131,7 +132,7 @@ def check(
         src = IdentitySources(
             valid=valid,
             ca=ca_ident,
-            ca_cert=ca_name_cert,  # type: ignore[arg-type]
+            ca_cert=ca_name_cert,
             pki=loaded,
             overrides=overrides,
             save_dir=save_dir,

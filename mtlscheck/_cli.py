@@ -11,12 +11,15 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
 from mtlscheck._cli_pki import pki_app
 from mtlscheck._errors import EXIT_USAGE, InputError, MtlscheckError, UsageError
+
+if TYPE_CHECKING:
+    from mtlscheck._model import RunResult
 
 __all__ = ["app", "main"]
 
@@ -101,16 +104,16 @@ def _apply_path(url: str, path: str | None) -> str:
     return urlunsplit((u.scheme, u.netloc, p if p.startswith("/") else "/" + p, q, ""))
 
 
-def _emit(run: object, fmt: str, output: Path | None, verbose: bool, color: bool | None) -> None:
+def _emit(run: RunResult, fmt: str, output: Path | None, verbose: bool, color: bool | None) -> None:
     from mtlscheck._report import get_reporter
 
     reporter = get_reporter(fmt, color=color)
     if output is None:
-        reporter.render(run, sys.stdout, verbose=verbose)  # type: ignore[arg-type]
+        reporter.render(run, sys.stdout, verbose=verbose)
         return
     try:
         with output.open("w", encoding="utf-8") as fh:
-            reporter.render(run, fh, verbose=verbose)  # type: ignore[arg-type]
+            reporter.render(run, fh, verbose=verbose)
     except OSError as exc:
         raise InputError(f"cannot write {output}: {exc.strerror or exc}") from None
     print(f"mtlscheck: report written to {output}", file=sys.stderr)
@@ -146,10 +149,7 @@ def _list_probes() -> None:
     print("(* = run by default; --probes all runs every probe)")
 
 
-def _finish(run: object) -> NoReturn:
-    from mtlscheck._model import RunResult
-
-    assert isinstance(run, RunResult)
+def _finish(run: RunResult) -> NoReturn:
     for t in run.targets:
         if not t.reachable:
             reasons = sorted({r.outcome.summary for r in t.results if r.outcome is not None})

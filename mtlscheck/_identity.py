@@ -21,7 +21,13 @@ from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from mtlscheck._errors import InputError
 
-__all__ = ["ClientIdentity", "KeyPasswordNeeded", "PrivateKey", "load_identity"]
+__all__ = [
+    "ClientIdentity",
+    "KeyPasswordNeeded",
+    "PrivateKey",
+    "load_certificates",
+    "load_identity",
+]
 
 PrivateKey = (
     rsa.RSAPrivateKey
@@ -188,3 +194,9 @@ def load_identity(
     if _spki(key) != _spki(leaf):
         raise InputError(f"private key {kpath} does not match certificate {cpath}")
     return ClientIdentity(leaf, key, chain, cert_path=cpath, key_path=kpath)
+
+
+def load_certificates(path: Path | str, what: str = "certificate") -> list[x509.Certificate]:
+    """Certificates of a PEM bundle or a DER file, with the same one-line errors."""
+    p = Path(path)
+    return _load_certs(_read(p, what), p)

@@ -153,14 +153,19 @@ class TLSClient:
             raise TimeoutError("timed out")
         return left
 
-    def _wait(self, for_write: bool) -> None:
+    def _wait(self, for_write: bool, phase: Phase) -> None:
+        """Block until the socket is ready or the deadline passes (recorded as the failure)."""
         assert self._sock is not None
-        left = self._remaining()
-        r, w, _ = select.select(
-            [] if for_write else [self._sock], [self._sock] if for_write else [], [], left
+        left = self.deadline - time.monotonic()
+        ready = left > 0 and any(
+            select.select(
+                [] if for_write else [self._sock], [self._sock] if for_write else [], [], left
+            )[:2]
         )
-        if not r and not w:
-            raise TimeoutError("timed out")
+        if not ready:
+            exc = TimeoutError("timed out")
+            self.failure = _Failure(phase, exc)
+            raise exc
 
     def connect(self) -> None:
         """TCP connect, then the TLS handshake. Raises the low-level error on failure."""
@@ -184,20 +189,13 @@ class TLSClient:
                 conn.do_handshake()
                 break
             except SSL.WantReadError:
-                self._guard(lambda: self._wait(False), Phase.HANDSHAKE)
+                self._wait(False, Phase.HANDSHAKE)
             except SSL.WantWriteError:
-                self._guard(lambda: self._wait(True), Phase.HANDSHAKE)
+                self._wait(True, Phase.HANDSHAKE)
             except BaseException as exc:
                 self.failure = _Failure(Phase.HANDSHAKE, exc)
                 raise
         self.handshake_done = True
-
-    def _guard(self, fn: object, phase: Phase) -> None:
-        try:
-            fn()  # type: ignore[operator]
-        except BaseException as exc:
-            self.failure = _Failure(phase, exc)
-            raise
 
     def send(self, data: bytes) -> None:
         assert self._conn is not None
@@ -207,9 +205,9 @@ class TLSClient:
                 n = self._conn.send(view)
                 view = view[n:]
             except SSL.WantWriteError:
-                self._guard(lambda: self._wait(True), Phase.AFTER_HANDSHAKE)
+                self._wait(True, Phase.AFTER_HANDSHAKE)
             except SSL.WantReadError:
-                self._guard(lambda: self._wait(False), Phase.AFTER_HANDSHAKE)
+                self._wait(False, Phase.AFTER_HANDSHAKE)
             except BaseException as exc:
                 self.failure = _Failure(Phase.AFTER_HANDSHAKE, exc)
                 # A server that rejected us (TLS 1.3) may already have sent its alert and
@@ -228,9 +226,9 @@ class TLSClient:
             except SSL.ZeroReturnError:
                 return b""
             except SSL.WantReadError:
-                self._guard(lambda: self._wait(False), Phase.AFTER_HANDSHAKE)
+                self._wait(False, Phase.AFTER_HANDSHAKE)
             except SSL.WantWriteError:
-                self._guard(lambda: self._wait(True), Phase.AFTER_HANDSHAKE)
+                self._wait(True, Phase.AFTER_HANDSHAKE)
             except SSL.SysCallError as exc:
                 if exc.args and exc.args[0] == -1 and self.bytes_received:
                     return b""  # EOF without close_notify after a response: treat as close
