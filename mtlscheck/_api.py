@@ -48,6 +48,30 @@ def _load_ca(
     return ident, ident.cert
 
 
+_CERTS_MARKER = ".mtlscheck-certs"
+
+
+def _certs_dir(path: Path) -> Path:
+    """A ``--save-certs`` directory: new, empty, or one mtlscheck wrote before.
+
+    Minted files are rewritten on every run (so the same command can be run again), which is
+    only acceptable in a directory that holds nothing else: never overwrite a user's files.
+    """
+    if path.exists() and not path.is_dir():
+        raise InputError(f"--save-certs {path} exists and is not a directory")
+    if path.is_dir() and any(path.iterdir()) and not (path / _CERTS_MARKER).exists():
+        raise InputError(
+            f"--save-certs {path} is not empty and was not written by mtlscheck: "
+            "give a new or empty directory"
+        )
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        (path / _CERTS_MARKER).write_text("certificates minted by mtlscheck probe\n")
+    except OSError as exc:
+        raise InputError(f"cannot use --save-certs {path}: {exc.strerror or exc}") from None
+    return path
+
+
 def check(
     url: str,
     *,
@@ -124,7 +148,7 @@ def check(
     select_probes(list(overrides))  # unknown names in --identity are usage errors
 
     own_tmp = None
-    save_dir = Path(save_certs) if save_certs is not None else None
+    save_dir = None if save_certs is None else _certs_dir(Path(save_certs))
     if save_dir is None:
         own_tmp = tempfile.TemporaryDirectory(prefix="mtlscheck-")
         save_dir = Path(own_tmp.name)

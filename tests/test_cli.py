@@ -568,3 +568,22 @@ def test_encrypted_key_password_prompt_on_a_terminal(
     else:
         assert "mtlscheck: error: wrong password for private key" in screen
         assert "Traceback" not in screen
+
+
+def test_save_certs_never_overwrites_a_users_directory(
+    apache_ref: ReferenceServer, pki: PKI, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "expired.pem").write_text("my own file\n")
+    rc, out, err = run(capsys, "probe", apache_ref.url, "--pki", str(pki.directory),
+                       "-p", "wrong-ca", "--save-certs", str(mine))  # fmt: skip
+    assert rc == 2
+    assert "not empty" in assert_one_error_line(err)
+    assert (mine / "expired.pem").read_text() == "my own file\n"
+    # A directory mtlscheck wrote may be reused: the same command runs twice.
+    kept = tmp_path / "kept"
+    for _ in range(2):
+        rc, _, err = run(capsys, "probe", apache_ref.url, "--pki", str(pki.directory),
+                         "-p", "wrong-ca", "--tls", "1.3", "--save-certs", str(kept))  # fmt: skip
+        assert rc == 0, err
