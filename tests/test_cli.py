@@ -576,8 +576,8 @@ def test_save_certs_never_overwrites_a_users_directory(
     mine = tmp_path / "mine"
     mine.mkdir()
     (mine / "expired.pem").write_text("my own file\n")
-    rc, out, err = run(capsys, "probe", apache_ref.url, "--pki", str(pki.directory),
-                       "-p", "wrong-ca", "--save-certs", str(mine))  # fmt: skip
+    rc, _, err = run(capsys, "probe", apache_ref.url, "--pki", str(pki.directory),
+                     "-p", "wrong-ca", "--save-certs", str(mine))  # fmt: skip
     assert rc == 2
     assert "not empty" in assert_one_error_line(err)
     assert (mine / "expired.pem").read_text() == "my own file\n"
