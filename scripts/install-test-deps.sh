@@ -94,9 +94,17 @@ install_servers() {
 
     log "installing nginx-light apache2 haproxy caddy curl openssl (missing: $*)"
     export DEBIAN_FRONTEND=noninteractive
-    apt-get update
-    apt-get install -y --no-install-recommends \
-        nginx-light apache2 haproxy caddy curl openssl ca-certificates </dev/null
+    # A mirror hiccup should not fail CI: retry the whole update + install a few times.
+    local attempt
+    for attempt in 1 2 3; do
+        if apt-get update && apt-get install -y --no-install-recommends \
+            nginx-light apache2 haproxy caddy curl openssl ca-certificates </dev/null; then
+            break
+        fi
+        [[ $attempt -lt 3 ]] || die "apt-get failed three times"
+        log "apt-get failed (attempt $attempt); retrying in 5 s"
+        sleep 5
+    done
 
     if [[ $created_policy -eq 1 ]]; then
         rm -f /usr/sbin/policy-rc.d
