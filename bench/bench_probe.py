@@ -26,7 +26,8 @@ sys.path.insert(0, str(ROOT / "tests"))
 from servers import NginxServer  # noqa: E402
 
 from mtlscheck._api import check  # noqa: E402
-from mtlscheck._pki import PKI, init_pki, nginx_config  # noqa: E402
+from mtlscheck._pki import PKI, init_pki  # noqa: E402
+from mtlscheck._snippets import nginx_config  # noqa: E402
 
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "15"))
 # Start-up is measured as users see it: with cached bytecode (some shells export

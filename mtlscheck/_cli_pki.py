@@ -80,7 +80,8 @@ def init(
     from rich.console import Console
     from rich.table import Table
 
-    from mtlscheck._pki import apache_config, curl_command, init_pki, nginx_config
+    from mtlscheck._pki import init_pki
+    from mtlscheck._snippets import apache_config, curl_command, nginx_config
 
     env_password = os.environ.get(p12_password_env) or None if p12_password_env else None
     pki, password = init_pki(
@@ -129,7 +130,8 @@ def nginx(
     ] = None,
 ) -> None:
     """Print an nginx server block requiring client certificates from the PKI in DIRECTORY."""
-    from mtlscheck._pki import PKI, nginx_config
+    from mtlscheck._pki import PKI
+    from mtlscheck._snippets import nginx_config
 
     pki = PKI.load(directory)
     typer.echo(nginx_config(pki, listen=listen, server_name=server_name, root=root), nl=False)
@@ -146,7 +148,8 @@ def apache(
     ] = None,
 ) -> None:
     """Print Listen + an Apache 2.4 VirtualHost requiring client certificates from DIRECTORY."""
-    from mtlscheck._pki import PKI, apache_config
+    from mtlscheck._pki import PKI
+    from mtlscheck._snippets import apache_config
 
     pki = PKI.load(directory)
     typer.echo(

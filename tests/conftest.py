@@ -22,7 +22,8 @@ from servers import (
     RealServer,
 )
 
-from mtlscheck._pki import PKI, apache_config, init_pki, nginx_config
+from mtlscheck._pki import PKI, init_pki
+from mtlscheck._snippets import apache_config, nginx_config
 
 S = TypeVar("S", bound=RealServer)
 
@@ -106,7 +107,7 @@ def caddy_factory() -> Iterator[Callable[..., CaddyServer]]:
 
 @pytest.fixture(scope="session")
 def nginx_mtls(server_pki: PKI) -> Iterator[NginxServer]:
-    """nginx with ``mtlscheck._pki.nginx_config``: client cert required, TLS 1.2 + 1.3, CRL."""
+    """nginx with ``mtlscheck._snippets.nginx_config``: client cert required, TLS 1.2 + 1.3, CRL."""
     require_server(NginxServer)
     with NginxServer(lambda port: nginx_config(server_pki, listen=f"127.0.0.1:{port}")) as srv:
         yield srv
@@ -114,7 +115,7 @@ def nginx_mtls(server_pki: PKI) -> Iterator[NginxServer]:
 
 @pytest.fixture(scope="session")
 def apache_mtls(server_pki: PKI) -> Iterator[ApacheServer]:
-    """Apache with ``mtlscheck._pki.apache_config``: SSLVerifyClient require, TLS 1.2 + 1.3."""
+    """Apache with ``mtlscheck._snippets.apache_config``: SSLVerifyClient require, TLS 1.2 + 1.3."""
     require_server(ApacheServer)
     with ApacheServer(lambda port: apache_config(server_pki, listen=f"127.0.0.1:{port}")) as srv:
         yield srv

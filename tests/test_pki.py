@@ -22,18 +22,16 @@ from mtlscheck._pki import (
     PKI,
     ROLES,
     Issued,
-    apache_config,
-    curl_command,
     init_pki,
     is_self_signed,
     make_ca,
     make_crl,
     make_leaf,
     new_key,
-    nginx_config,
     write_pem,
     write_private_key,
 )
+from mtlscheck._snippets import apache_config, curl_command, nginx_config
 
 CLIENT = ExtendedKeyUsageOID.CLIENT_AUTH
 SERVER = ExtendedKeyUsageOID.SERVER_AUTH
