@@ -5,7 +5,7 @@ from __future__ import annotations
 import shlex
 
 from mtlscheck._identity import ClientIdentity
-from mtlscheck._tls import TLSSettings
+from mtlscheck._tls import TLSSettings, is_ip_address
 
 __all__ = ["curl_command", "openssl_command"]
 
@@ -51,15 +51,15 @@ def openssl_command(settings: TLSSettings, identity: ClientIdentity | None) -> s
     target = settings.address or settings.host
     if ":" in target and not target.startswith("["):
         target = f"[{target}]"
-    args = [
-        "openssl",
-        "s_client",
-        "-connect",
-        f"{target}:{settings.port}",
-        "-servername",
-        settings.check_name,
-        "-brief",
-    ]
+    args = ["openssl", "s_client", "-connect", f"{target}:{settings.port}"]
+    # SNI carries host names only (RFC 6066): for an IP send none, as the probe does; and
+    # check the name the way the probe does.
+    name = settings.check_name
+    if is_ip_address(name):
+        args += ["-noservername", "-verify_ip", name.strip("[]")]
+    else:
+        args += ["-servername", name, "-verify_hostname", name]
+    args.append("-brief")
     if settings.version:
         args.append("-tls1_3" if settings.version == "1.3" else "-tls1_2")
     if settings.cafile is not None and not settings.insecure:

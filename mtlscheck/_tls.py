@@ -181,7 +181,7 @@ class TLSClient:
         conn = SSL.Connection(self._context(), self._sock)
         self._conn = conn
         name = s.check_name
-        if not _is_ip(name):
+        if not is_ip_address(name):
             conn.set_tlsext_host_name(name.encode("idna"))
         conn.set_connect_state()
         while True:
@@ -349,7 +349,7 @@ def cert_info(cert: x509.Certificate) -> CertInfo:
     )
 
 
-def _is_ip(name: str) -> bool:
+def is_ip_address(name: str) -> bool:
     try:
         ipaddress.ip_address(name.strip("[]"))
     except ValueError:
@@ -363,7 +363,7 @@ def name_matches(cert: x509.Certificate, name: str) -> bool:
         san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     except x509.ExtensionNotFound:
         return False
-    if _is_ip(name):
+    if is_ip_address(name):
         ip = ipaddress.ip_address(name.strip("[]"))
         return ip in san.get_values_for_type(x509.IPAddress)
     host = name.rstrip(".").lower()
