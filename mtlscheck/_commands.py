@@ -26,7 +26,8 @@ def curl_command(
     elif settings.cafile is not None:
         args += ["--cacert", str(settings.cafile)]
     if settings.address:
-        args += ["--resolve", f"{settings.host}:{settings.port}:{settings.address}"]
+        addr = f"[{settings.address}]" if ":" in settings.address else settings.address
+        args += ["--resolve", f"{settings.host}:{settings.port}:{addr}"]
     if settings.servername and settings.servername != settings.host:
         dest = settings.address or settings.host
         args += ["--connect-to", f"{settings.servername}:{settings.port}:{dest}:{settings.port}"]

@@ -33,3 +33,9 @@ def test_curl_pins_the_version_and_maps_resolve() -> None:
     assert argv[argv.index("--tlsv1.2") + 1 : argv.index("--tlsv1.2") + 3] == ["--tls-max", "1.2"]
     assert argv[argv.index("--resolve") + 1] == "api.example:443:10.0.0.7"
     assert "--cert" not in argv  # no identity: the no-cert probe
+
+
+def test_curl_brackets_ipv6_addresses_in_resolve() -> None:
+    s = TLSSettings(host="api.example", port=443, address="::1")
+    argv = shlex.split(curl_command("https://api.example/", s, None))
+    assert argv[argv.index("--resolve") + 1] == "api.example:443:[::1]"
