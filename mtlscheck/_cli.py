@@ -170,7 +170,13 @@ ColorOpt = Annotated[
 ]
 
 
-@app.command()
+_EXIT_CODES = (
+    "Exit codes: 0 every probe met its expectation; 1 some did not; 2 usage or input error; "
+    "3 no probe reached a TLS server."
+)
+
+
+@app.command(epilog=_EXIT_CODES)
 def probe(
     url: Annotated[
         str | None, typer.Argument(help="https:// URL of the mTLS endpoint.", show_default=False)
@@ -336,7 +342,7 @@ def probe(
     _finish(run)
 
 
-@app.command()
+@app.command(epilog=_EXIT_CODES)
 def demo(
     mode: Annotated[
         str, typer.Option("--mode", help="Built-in server behaves like: nginx, apache or optional.")
