@@ -16,7 +16,7 @@ from mtlscheck._errors import InputError, UsageError
 from mtlscheck._expect import ServerProfile
 from mtlscheck._identity import ClientIdentity, load_certificates, load_identity
 from mtlscheck._model import ProbeResult, TargetResult
-from mtlscheck._probes import IdentitySources, resolve_identities, select_probes
+from mtlscheck._probes import IdentitySources, pki_identity, resolve_identities, select_probes
 from mtlscheck._runner import Plan, Target, default_expectations, run_target
 
 if TYPE_CHECKING:
@@ -134,13 +134,10 @@ def check(
         from mtlscheck._pki import PKI
 
         loaded = PKI.load(pki)
-        if valid is None and "valid" in loaded.roles:
-            r = loaded.roles["valid"]
-            valid = load_identity(r.send_file, r.key)
-        if ca_ident is None and "ca" in loaded.roles and loaded.roles["ca"].key is not None:
-            ca_ident = load_identity(loaded.ca_cert, loaded.ca_key)
+        valid = valid or pki_identity(loaded, "valid")
+        ca_ident = ca_ident or pki_identity(loaded, "ca")
         if target.cafile is None and not insecure:
-            target = Target(**{**target.__dict__, "cafile": loaded.ca_cert})
+            target = dataclasses.replace(target, cafile=loaded.ca_cert)
     overrides = {
         name: load_identity(c, k, password=key_password)
         for name, (c, k) in (identities or {}).items()

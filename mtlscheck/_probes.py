@@ -30,6 +30,7 @@ __all__ = [
     "IdentitySources",
     "ProbeSpec",
     "Skip",
+    "pki_identity",
     "resolve_identities",
     "select_probes",
 ]
@@ -176,8 +177,10 @@ def _save(ident: ClientIdentity, name: str, save_dir: Path | None) -> ClientIden
     )
 
 
-def _from_pki_role(pki: PKI, role: str, *, with_chain: bool = True) -> ClientIdentity | None:
-    if role not in pki.roles:
+def pki_identity(pki: PKI, role: str, *, with_chain: bool = True) -> ClientIdentity | None:
+    """Role ``role`` of a loaded PKI directory as an identity (None when it has no such role
+    or the role has no key); ``with_chain=False`` presents the leaf alone."""
+    if role not in pki.roles or pki.roles[role].key is None:
         return None
     r = pki.roles[role]
     issued = pki.issued(role)
@@ -267,9 +270,9 @@ def resolve_identities(
         elif name == "chain-missing" and src.valid is not None and src.valid.chain:
             ident = _save(ClientIdentity(src.valid.cert, src.valid.key, ()), name, src.save_dir)
         elif src.pki is not None and name == "chain-missing":
-            ident = _from_pki_role(src.pki, "intermediate", with_chain=False) or _mint(name, src)
+            ident = pki_identity(src.pki, "intermediate", with_chain=False) or _mint(name, src)
         elif src.pki is not None and name not in ("lookalike-ca",):
-            ident = _from_pki_role(src.pki, name) or _mint(name, src)
+            ident = pki_identity(src.pki, name) or _mint(name, src)
         else:
             ident = _mint(name, src)
         out[name] = ident

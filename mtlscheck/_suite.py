@@ -436,15 +436,14 @@ class _Parser:
         items = [value] if isinstance(value, str | int | float) else value
         if not isinstance(items, list) or not items:
             raise self.error(where, f"tls must be '1.2', '1.3', 'both' or a list, got {value!r}")
+        from mtlscheck._api import parse_versions
+
         out: list[str] = []
         for item in items:
-            v = str(item).strip().lower().removeprefix("tls").removeprefix("v")
-            if v in ("both", "all"):
-                out.extend(_VERSIONS)
-            elif v in _VERSIONS:
-                out.append(v)
-            else:
-                raise self.error(where, f"bad TLS version {item!r}: use 1.2, 1.3 or both")
+            try:  # the one parser --tls uses; a bare 1.3 in TOML is a float
+                out.extend(parse_versions(str(item)))
+            except MtlscheckError as exc:
+                raise self.error(where, str(exc)) from None
         return tuple(v for v in _VERSIONS if v in out)
 
     def _expect(self, value: Any, where: tuple[str | int, ...]) -> dict[str, str]:
