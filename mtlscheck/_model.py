@@ -287,8 +287,14 @@ class TargetResult:
         if not ran:
             return True
         return any(
-            r.outcome is not None
-            and (r.outcome.kind in (K.HTTP, K.TLS_ALERT, K.TLS_LOCAL) or r.outcome.is_tls_hangup)
+            (r.facts is not None and r.facts.server_hello_seen)  # a TLS server answered
+            or (
+                r.outcome is not None
+                and (
+                    r.outcome.kind in (K.HTTP, K.TLS_ALERT, K.TLS_LOCAL)
+                    or r.outcome.is_tls_hangup
+                )
+            )
             for r in ran
         )
 

@@ -7,6 +7,7 @@ the built-in reference server and tiny sockets made here (refused, silent, plain
 
 from __future__ import annotations
 
+import contextlib
 import http.server
 import json
 import os
@@ -587,3 +588,49 @@ def test_save_certs_never_overwrites_a_users_directory(
         rc, _, err = run(capsys, "probe", apache_ref.url, "--pki", str(pki.directory),
                          "-p", "wrong-ca", "--tls", "1.3", "--save-certs", str(kept))  # fmt: skip
         assert rc == 0, err
+
+
+@pytest.fixture
+def mute_tls_port(pki: PKI) -> Iterator[int]:
+    """Completes the TLS handshake, then never answers the HTTP request."""
+    from OpenSSL import SSL
+
+    ctx = SSL.Context(SSL.TLS_SERVER_METHOD)
+    ctx.use_certificate_file(str(pki.server_cert))
+    ctx.use_privatekey_file(str(pki.server_key))
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    held: list[socket.socket] = []
+
+    def serve() -> None:
+        while True:
+            try:
+                sock, _ = listener.accept()
+            except OSError:
+                return
+            held.append(sock)
+            conn = SSL.Connection(ctx, sock)
+            conn.set_accept_state()
+            with contextlib.suppress(SSL.Error):
+                conn.do_handshake()
+
+    threading.Thread(target=serve, daemon=True).start()
+    yield listener.getsockname()[1]
+    listener.close()
+    for sock in held:
+        sock.close()
+
+
+def test_server_silent_after_handshake_is_reached_but_not_judged(
+    mute_tls_port: int, pki: PKI, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rc, doc = run_json(capsys, "probe", f"https://127.0.0.1:{mute_tls_port}/", "--cacert",
+                       str(pki.ca_cert), "-p", "no-cert", "--tls", "1.2", "--timeout", "1",
+                       "--format", "json")  # fmt: skip
+    probe = doc["targets"][0]["probes"][0]
+    assert probe["outcome"]["reason"] == "timeout"
+    assert probe["outcome"]["phase"] == "after-handshake"
+    assert probe["verdict"] == "error"
+    # A TLS server was reached: this is "not met" (1), not "unreachable" (3).
+    assert rc == 1
