@@ -16,6 +16,7 @@ up.  A server profile narrows the class to the member that server really produce
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -40,13 +41,20 @@ _TERM = re.compile(
 )
 
 
+@functools.lru_cache(maxsize=256)
+def _parsed(term: str) -> re.Match[str]:
+    """A validated term's groups, parsed once (verdicts match every outcome against them)."""
+    m = _TERM.match(term)
+    assert m is not None, term  # Expectation.parse validated it
+    return m
+
+
 @dataclass(frozen=True)
 class _Term:
     text: str
 
     def matches(self, o: Outcome) -> bool:
-        m = _TERM.match(self.text)
-        assert m is not None
+        m = _parsed(self.text)
         if m["status"]:
             return o.kind is OutcomeKind.HTTP and o.status == int(m["status"])
         if m["cls"]:
