@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import shlex
 
+from mtlscheck._hostname import is_ip_address
 from mtlscheck._identity import ClientIdentity
-from mtlscheck._tls import TLSSettings, is_ip_address
+from mtlscheck._tls import TLSSettings
 
 __all__ = ["curl_command", "openssl_command"]
 

@@ -39,6 +39,11 @@ class OutcomeKind(StrEnum):
     """No usable connection: refused, reset, closed, timeout, dns."""
     NOT_TLS = "not-tls"
     """The port answered, but not with TLS (typically plain HTTP)."""
+    TLS_VERSION = "tls-version"
+    """The server refused the TLS version we offered (``protocol_version``): a fact about
+    the server's protocol list, never a verdict on a client certificate."""
+    INTERNAL = "internal-error"
+    """mtlscheck itself failed (a bug): says nothing about the server (exit code 4)."""
 
 
 class Phase(StrEnum):
@@ -83,7 +88,8 @@ class Outcome:
     phase: Phase | None = None
     """For ``tls-alert`` and TLS-phase hang-ups: during or after the handshake."""
     reason: str | None = None
-    """For ``connect``: refused|reset|closed|timeout|dns; for ``tls-local``: a short cause."""
+    """For ``connect``: refused|reset|closed|timeout|dns|unreachable|bad-http|error; for
+    ``tls-local``: a short cause; for ``tls-version``: ``not-offered``."""
     detail: str = ""
     """Free text: nginx's 400 reason, the OpenSSL error string, ..."""
 
@@ -107,6 +113,8 @@ class Outcome:
             return f"connect {self.reason}" + (f" ({self.phase})" if self.phase else "")
         if self.kind is OutcomeKind.TLS_LOCAL:
             return f"tls-local {self.reason}"
+        if self.kind is OutcomeKind.TLS_VERSION:
+            return f"tls-version {self.reason}"
         return str(self.kind)
 
     def to_dict(self) -> dict[str, Any]:
@@ -291,8 +299,7 @@ class TargetResult:
             or (
                 r.outcome is not None
                 and (
-                    r.outcome.kind in (K.HTTP, K.TLS_ALERT, K.TLS_LOCAL)
-                    or r.outcome.is_tls_hangup
+                    r.outcome.kind in (K.HTTP, K.TLS_ALERT, K.TLS_LOCAL) or r.outcome.is_tls_hangup
                 )
             )
             for r in ran

@@ -13,7 +13,6 @@ place that turns them into an :class:`~mtlscheck.Outcome`.
 from __future__ import annotations
 
 import contextlib
-import ipaddress
 import select
 import socket
 import time
@@ -24,6 +23,7 @@ from cryptography import x509
 from OpenSSL import SSL
 
 from mtlscheck._alerts import alert_name, verify_error_string
+from mtlscheck._hostname import is_ip_address, name_matches
 from mtlscheck._identity import ClientIdentity
 from mtlscheck._model import CertInfo, HandshakeFacts, Phase
 
@@ -347,34 +347,6 @@ def cert_info(cert: x509.Certificate) -> CertInfo:
         not_before=cert.not_valid_before_utc.isoformat(),
         not_after=cert.not_valid_after_utc.isoformat(),
     )
-
-
-def is_ip_address(name: str) -> bool:
-    try:
-        ipaddress.ip_address(name.strip("[]"))
-    except ValueError:
-        return False
-    return True
-
-
-def name_matches(cert: x509.Certificate, name: str) -> bool:
-    """RFC 6125 host check against the SAN (IP or DNS, one left-most wildcard label)."""
-    try:
-        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-    except x509.ExtensionNotFound:
-        return False
-    if is_ip_address(name):
-        ip = ipaddress.ip_address(name.strip("[]"))
-        return ip in san.get_values_for_type(x509.IPAddress)
-    host = name.rstrip(".").lower()
-    for pattern in san.get_values_for_type(x509.DNSName):
-        p = pattern.rstrip(".").lower()
-        if p == host:
-            return True
-        first, _, rest = host.partition(".")
-        if p.startswith("*.") and first and rest == p[2:]:
-            return True
-    return False
 
 
 def _verify_reason(errno: int, depth: int) -> str:
