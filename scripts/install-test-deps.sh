@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Install everything the test suite needs, idempotently.
 #
-# - Real servers (nginx, Apache, HAProxy, Caddy) plus curl/openssl from Debian, only when a
-#   binary is missing. Debian is stopped from starting them as services (policy-rc.d), and any
-#   service process the install still managed to start is stopped by its Debian pid file.
+# - Real servers (nginx, Apache, HAProxy, Caddy, stunnel4, gunicorn) plus curl/openssl from
+#   Debian, only when a binary is missing. Debian is stopped from starting them as services
+#   (policy-rc.d), and any service process the install still managed to start is stopped (by
+#   its Debian pid file, or by its executable and packaged config).
 # - The project itself with its test extra (pytest, pytest-xdist, ruff, mypy).
 #
 # Safe to run repeatedly; needs root only when something has to be installed with apt.
@@ -20,6 +21,8 @@ declare -A PKG_OF=(
     [/usr/sbin/apache2]=apache2
     [/usr/sbin/haproxy]=haproxy
     [/usr/bin/caddy]=caddy
+    [/usr/bin/stunnel4]=stunnel4
+    [/usr/bin/gunicorn]=gunicorn
 )
 # Debian pid files of the services these packages would start -> the service's executable.
 declare -A SERVICE_PIDFILES=(
@@ -79,8 +82,9 @@ install_servers() {
     for f in "${!SERVICE_PIDFILES[@]}"; do
         before_pidfile[$f]=$(pidfile_pid "$f")
     done
-    local caddy_before
+    local caddy_before stunnel_before
     caddy_before=" $(pids_of_exe /usr/bin/caddy | tr '\n' ' ') "
+    stunnel_before=" $(pids_of_exe /usr/bin/stunnel4 | tr '\n' ' ') "
 
     local created_policy=0
     if [[ ! -e /usr/sbin/policy-rc.d ]]; then
@@ -92,13 +96,14 @@ install_servers() {
     # shellcheck disable=SC2064
     trap "[[ $created_policy -eq 1 ]] && rm -f /usr/sbin/policy-rc.d" EXIT
 
-    log "installing nginx-light apache2 haproxy caddy curl openssl (missing: $*)"
+    log "installing nginx-light apache2 haproxy caddy stunnel4 gunicorn curl openssl (missing: $*)"
     export DEBIAN_FRONTEND=noninteractive
     # A mirror hiccup should not fail CI: retry the whole update + install a few times.
     local attempt
     for attempt in 1 2 3; do
         if apt-get update && apt-get install -y --no-install-recommends \
-            nginx-light apache2 haproxy caddy curl openssl ca-certificates </dev/null; then
+            nginx-light apache2 haproxy caddy stunnel4 gunicorn curl openssl ca-certificates \
+            </dev/null; then
             break
         fi
         [[ $attempt -lt 3 ]] || die "apt-get failed three times"
@@ -128,6 +133,15 @@ install_servers() {
             stop_pid "$pid" "caddy service"
         fi
     done
+    # stunnel4's service (only when /etc/stunnel/*.conf exist) names its pid file in each
+    # config: stop new stunnel4 processes running a config from /etc/stunnel (the harness
+    # never uses that directory). gunicorn's Debian package has no service.
+    for pid in $(pids_of_exe /usr/bin/stunnel4); do
+        [[ "$stunnel_before" == *" $pid "* ]] && continue
+        if tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q '/etc/stunnel/'; then
+            stop_pid "$pid" "stunnel4 service"
+        fi
+    done
 }
 
 missing=$(missing_binaries | tr '\n' ' ')
@@ -139,7 +153,7 @@ if [[ -n "${missing// /}" || "${MTLSCHECK_FORCE_APT:-0}" == 1 ]]; then
         die "still missing after apt-get install: $missing"
     fi
 else
-    log "nginx, apache2, haproxy, caddy, curl, openssl: present"
+    log "nginx, apache2, haproxy, caddy, stunnel4, gunicorn, curl, openssl: present"
 fi
 
 log "pip install -e '.[test]'"
