@@ -11,7 +11,6 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from mtlscheck._commands import curl_command, openssl_command
 from mtlscheck._errors import UsageError
@@ -49,20 +48,24 @@ class Target:
     timeout: float = 10.0
 
     def __post_init__(self) -> None:
-        self.parts  # noqa: B018 - validate early: a bad URL is a usage error, not a probe result
+        """Validate every field now: a bad value is a usage error, never a probe result."""
+        from mtlscheck import _validate as v
+
+        self.parts  # noqa: B018 - the URL, its host and port
+        v.check_method(self.method)
+        for name, value in self.headers:
+            v.check_header(name, value)
+        if self.servername is not None:
+            v.check_hostname(self.servername, "--servername")
+        if self.address is not None:
+            v.check_address(self.address, "--resolve address")
+        v.check_timeout(self.timeout)
 
     @property
     def parts(self) -> tuple[str, int]:
-        try:
-            u = urlsplit(self.url)
-            port = u.port or 443
-        except ValueError as exc:
-            raise UsageError(f"bad URL {self.url!r}: {exc}") from None
-        if u.scheme != "https":
-            raise UsageError(f"not an https:// URL: {self.url!r} (mTLS needs TLS)")
-        if not u.hostname:
-            raise UsageError(f"no host in URL {self.url!r}")
-        return u.hostname, port
+        from mtlscheck._validate import parse_https_url
+
+        return parse_https_url(self.url)
 
     def settings(self, version: str | None) -> TLSSettings:
         host, port = self.parts
