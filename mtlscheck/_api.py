@@ -9,9 +9,11 @@ from __future__ import annotations
 import dataclasses
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from mtlscheck import _write
 from mtlscheck._errors import InputError, UsageError
 from mtlscheck._expect import ServerProfile
 from mtlscheck._identity import ClientIdentity, load_certificates, load_identity
@@ -22,7 +24,10 @@ from mtlscheck._runner import Plan, Target, default_expectations, run_target
 if TYPE_CHECKING:
     from cryptography import x509
 
-__all__ = ["check", "parse_versions"]
+    from mtlscheck._expect import Expectation
+    from mtlscheck._pki import PKI
+
+__all__ = ["Prepared", "check", "parse_versions", "prepare"]
 
 
 def parse_versions(tls: str | None) -> tuple[str, ...]:
@@ -52,30 +57,172 @@ _CERTS_MARKER = ".mtlscheck-certs"
 
 
 def _certs_dir(path: Path) -> Path:
-    """A ``--save-certs`` directory: new, empty, or one mtlscheck wrote before.
+    """A ``--save-certs`` directory: new (made 0700), empty, or one mtlscheck wrote before.
 
     Minted files are rewritten on every run (so the same command can be run again), which is
     only acceptable in a directory that holds nothing else: never overwrite a user's files.
+    The directory must be a real one of ours, and hold nothing but regular files: a link in it
+    (``expired.pem -> ~/.bashrc``) is how another user of a shared directory would make us
+    overwrite a file of theirs choosing, so it is refused, never followed.
     """
-    if path.exists() and not path.is_dir():
-        raise InputError(f"--save-certs {path} exists and is not a directory")
-    if path.is_dir() and any(path.iterdir()) and not (path / _CERTS_MARKER).exists():
+    import os
+
+    from mtlscheck._write import private_dir, write_new
+
+    opt = "--save-certs"
+    path = private_dir(path, opt)
+    try:
+        entries = list(os.scandir(path))
+    except OSError as exc:
+        raise InputError(f"cannot use {opt} {path}: {exc.strerror or exc}") from None
+    names = {e.name for e in entries}
+    if names and _CERTS_MARKER not in names:
         raise InputError(
-            f"--save-certs {path} is not empty and was not written by mtlscheck: "
+            f"{opt} {path} is not empty and was not written by mtlscheck: "
             "give a new or empty directory"
         )
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-        (path / _CERTS_MARKER).write_text("certificates minted by mtlscheck probe\n")
-    except OSError as exc:
-        raise InputError(f"cannot use --save-certs {path}: {exc.strerror or exc}") from None
+    for entry in entries:
+        if entry.is_symlink() or not entry.is_file(follow_symlinks=False):
+            kind = "a symbolic link" if entry.is_symlink() else "not a regular file"
+            raise InputError(f"{opt} {path}: {entry.name} is {kind}; refusing to use it")
+    if _CERTS_MARKER not in names:
+        write_new(path / _CERTS_MARKER, b"certificates minted by mtlscheck probe\n", mode=0o644)
     return path
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A :func:`check` call with every argument validated and every input file loaded.
+
+    Made by :func:`prepare` without connecting anywhere or minting anything, so a suite can
+    validate all its targets (identities included) before the first probe.
+    """
+
+    target: Target
+    profile: ServerProfile
+    probes: tuple[str, ...]
+    versions: tuple[str, ...]
+    expectations: Mapping[str, Expectation]
+    valid: ClientIdentity | None
+    ca: ClientIdentity | None
+    ca_cert: x509.Certificate | None
+    pki: PKI | None
+    overrides: Mapping[str, ClientIdentity]
+
+
+def _check_cacert(path: Path) -> None:
+    """``--cacert`` must be a PEM bundle with at least one certificate: an empty or garbage
+    file would otherwise make every probe fail as "server certificate untrusted"."""
+    from cryptography import x509
+
+    from mtlscheck._files import read_input
+
+    data = read_input(path, "--cacert CA bundle")
+    if b"-----BEGIN CERTIFICATE-----" not in data and b"-----BEGIN TRUSTED CERTIFICATE" not in data:
+        raise InputError(f"--cacert {path} holds no PEM certificate (a CA bundle is PEM)")
+    try:
+        x509.load_pem_x509_certificates(data)
+    except ValueError as exc:
+        raise InputError(f"--cacert {path}: cannot parse certificate: {exc}") from None
+
+
+def _profile(server: str | ServerProfile) -> ServerProfile:
+    try:
+        return ServerProfile(str(server).strip().lower())
+    except ValueError:
+        from mtlscheck._validate import closest
+
+        raise UsageError(
+            f"unknown server profile {server!r}{closest(str(server).lower(), list(ServerProfile))}"
+            f"; use one of: {', '.join(ServerProfile)}"
+        ) from None
+
+
+def prepare(
+    url: str,
+    *,
+    probes: str | Sequence[str] | None = None,
+    cert: Path | str | None = None,
+    key: Path | str | None = None,
+    key_password: bytes | None = None,
+    pki: Path | str | None = None,
+    ca_cert: Path | str | None = None,
+    ca_key: Path | str | None = None,
+    identities: Mapping[str, tuple[Path | str, Path | str | None]] | None = None,
+    cacert: Path | str | None = None,
+    insecure: bool = False,
+    servername: str | None = None,
+    address: str | None = None,
+    timeout: float = 10.0,
+    tls: str | None = "both",
+    server: str | ServerProfile = ServerProfile.GENERIC,
+    expect: Mapping[str, str] | None = None,
+    method: str = "GET",
+    headers: Sequence[tuple[str, str]] = (),
+) -> Prepared:
+    """Validate the arguments of :func:`check` and load its files; raise on the first problem.
+
+    Raises :class:`~mtlscheck.UsageError` / :class:`~mtlscheck.InputError` (one line each);
+    never connects, never writes a file.
+    """
+    profile = _profile(server)
+    from mtlscheck._validate import check_method
+
+    target = Target(
+        url=url,
+        method=check_method(method),
+        headers=tuple(headers),
+        cafile=None if cacert is None else Path(cacert),
+        insecure=insecure,
+        servername=servername,
+        address=address,
+        timeout=timeout,
+    )
+    names = select_probes(probes)
+    versions = parse_versions(tls)
+    expectations = default_expectations(names, profile, dict(expect or {}))
+    if cert is None and key is not None:
+        raise UsageError("--key needs --cert")
+    if target.cafile is not None:
+        _check_cacert(target.cafile)
+
+    loaded = None
+    valid = load_identity(cert, key, password=key_password) if cert is not None else None
+    ca_ident, ca_name_cert = _load_ca(ca_cert, ca_key, key_password)
+    if pki is not None:
+        from mtlscheck._pki import PKI
+
+        loaded = PKI.load(pki)
+        valid = valid or pki_identity(loaded, "valid")
+        ca_ident = ca_ident or pki_identity(loaded, "ca")
+        if target.cafile is None and not insecure:
+            target = dataclasses.replace(target, cafile=loaded.ca_cert)
+    if identities:
+        select_probes(list(identities))  # unknown names in --identity are usage errors
+    overrides = {
+        name: load_identity(
+            c, k, password=key_password, key_hint=f"give its key as {name}=CERT,KEY"
+        )
+        for name, (c, k) in (identities or {}).items()
+    }
+    return Prepared(
+        target=target,
+        profile=profile,
+        probes=names,
+        versions=versions,
+        expectations=expectations,
+        valid=valid,
+        ca=ca_ident,
+        ca_cert=ca_name_cert,
+        pki=loaded,
+        overrides=overrides,
+    )
 
 
 def check(
     url: str,
     *,
-    probes: Sequence[str] | None = None,
+    probes: str | Sequence[str] | None = None,
     cert: Path | str | None = None,
     key: Path | str | None = None,
     key_password: bytes | None = None,
@@ -100,75 +247,57 @@ def check(
     """Probe ``url`` and return every probe's outcome, verdict and handshake facts.
 
     Raises :class:`~mtlscheck.UsageError` / :class:`~mtlscheck.InputError` for bad arguments
-    or files (before any connection).  What the server does is never an exception.
+    or files (before any connection: see :func:`prepare`).  What the server does is never an
+    exception.
     """
-    try:
-        profile = ServerProfile(str(server).lower())
-    except ValueError:
-        raise UsageError(
-            f"unknown server profile {server!r}; use one of: {', '.join(ServerProfile)}"
-        ) from None
-    target = Target(
-        url=url,
-        method=method.upper(),
-        headers=tuple(headers),
-        cafile=None if cacert is None else Path(cacert),
+    prep = prepare(
+        url,
+        probes=probes,
+        cert=cert,
+        key=key,
+        key_password=key_password,
+        pki=pki,
+        ca_cert=ca_cert,
+        ca_key=ca_key,
+        identities=identities,
+        cacert=cacert,
         insecure=insecure,
         servername=servername,
         address=address,
         timeout=timeout,
+        tls=tls,
+        server=server,
+        expect=expect,
+        method=method,
+        headers=headers,
     )
-    if target.cafile is not None and not target.cafile.is_file():
-        raise InputError(f"--cacert file not found: {target.cafile}")
-    if timeout <= 0:
-        raise UsageError("--timeout must be positive")
-    names = select_probes(probes)
-    versions = parse_versions(tls)
-
-    loaded = None
-    valid = load_identity(cert, key, password=key_password) if cert is not None else None
-    if cert is None and key is not None:
-        raise UsageError("--key needs --cert")
-    ca_ident, ca_name_cert = _load_ca(ca_cert, ca_key, key_password)
-    if pki is not None:
-        from mtlscheck._pki import PKI
-
-        loaded = PKI.load(pki)
-        valid = valid or pki_identity(loaded, "valid")
-        ca_ident = ca_ident or pki_identity(loaded, "ca")
-        if target.cafile is None and not insecure:
-            target = dataclasses.replace(target, cafile=loaded.ca_cert)
-    overrides = {
-        name: load_identity(c, k, password=key_password)
-        for name, (c, k) in (identities or {}).items()
-    }
-    select_probes(list(overrides))  # unknown names in --identity are usage errors
-
     own_tmp = None
     save_dir = None if save_certs is None else _certs_dir(Path(save_certs))
     if save_dir is None:
         own_tmp = tempfile.TemporaryDirectory(prefix="mtlscheck-")
         save_dir = Path(own_tmp.name)
+        _write.track_path(save_dir)  # a SIGTERM handler removes it at once (see _cli)
     try:
         src = IdentitySources(
-            valid=valid,
-            ca=ca_ident,
-            ca_cert=ca_name_cert,
-            pki=loaded,
-            overrides=overrides,
+            valid=prep.valid,
+            ca=prep.ca,
+            ca_cert=prep.ca_cert,
+            pki=prep.pki,
+            overrides=prep.overrides,
             save_dir=save_dir,
         )
         plan = Plan(
-            probes=names,
-            identities=resolve_identities(names, src),
-            expectations=default_expectations(names, profile, dict(expect or {})),
-            versions=versions,
-            profile=profile,
+            probes=prep.probes,
+            identities=resolve_identities(prep.probes, src),
+            expectations=prep.expectations,
+            versions=prep.versions,
+            profile=prep.profile,
         )
-        result = run_target(target, plan, workers=workers, on_result=on_result)
+        result = run_target(prep.target, plan, workers=workers, on_result=on_result)
         if own_tmp is not None:
             return dataclasses.replace(result, certs_removed=any(save_dir.iterdir()))
         return dataclasses.replace(result, certs_dir=str(save_dir.resolve()))
     finally:
         if own_tmp is not None:
             own_tmp.cleanup()
+            _write.untrack_path(save_dir)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
@@ -82,16 +83,9 @@ class KeyPasswordNeeded(InputError):
 
 
 def _read(path: Path, what: str) -> bytes:
-    try:
-        return path.read_bytes()
-    except FileNotFoundError:
-        raise InputError(f"{what} file not found: {path}") from None
-    except IsADirectoryError:
-        raise InputError(f"{what} path is a directory, not a file: {path}") from None
-    except PermissionError:
-        raise InputError(f"{what} file is not readable (permission denied): {path}") from None
-    except OSError as exc:
-        raise InputError(f"cannot read {what} file {path}: {exc.strerror or exc}") from None
+    from mtlscheck._files import read_input
+
+    return read_input(path, what)
 
 
 def _load_certs(data: bytes, path: Path) -> list[x509.Certificate]:
@@ -127,6 +121,8 @@ def _load_key(data: bytes, path: Path, password: bytes | None) -> PrivateKey:
         ):
             raise InputError(f"wrong password for private key {path}") from None
         raise InputError(f"{path} is not a usable private key (PEM or DER)") from None
+    except UnsupportedAlgorithm:
+        raise InputError(f"{path}: unsupported private key algorithm or curve") from None
     if not isinstance(key, PrivateKey):
         raise InputError(f"unsupported private key type in {path}: {type(key).__name__}")
     return key
@@ -142,6 +138,8 @@ def _spki(key: PrivateKey | x509.Certificate) -> bytes:
 def _load_p12(data: bytes, path: Path, password: bytes | None) -> ClientIdentity:
     try:
         key, cert, extra = pkcs12.load_key_and_certificates(data, password)
+    except UnsupportedAlgorithm:
+        raise InputError(f"cannot open PKCS#12 {path}: unsupported algorithm") from None
     except ValueError:
         if password is None:
             raise KeyPasswordNeeded(
@@ -162,12 +160,17 @@ def _looks_like_p12(path: Path) -> bool:
 
 
 def load_identity(
-    cert_path: Path | str, key_path: Path | str | None = None, *, password: bytes | None = None
+    cert_path: Path | str,
+    key_path: Path | str | None = None,
+    *,
+    password: bytes | None = None,
+    key_hint: str = "use --key FILE",
 ) -> ClientIdentity:
     """Load a client identity; raises :class:`InputError` with one line on any problem.
 
     ``key_path`` may be omitted when the certificate file also holds the key (combined PEM)
-    or is a PKCS#12 bundle.
+    or is a PKCS#12 bundle.  ``key_hint`` says how the caller's user gives a key (the option
+    differs between ``--cert``, ``--identity NAME=CERT,KEY`` and a suite file).
     """
     cpath = Path(cert_path)
     data = _read(cpath, "certificate")
@@ -185,7 +188,7 @@ def load_identity(
     leaf, chain = certs[0], tuple(certs[1:])
     if key_path is None:
         if b"PRIVATE KEY-----" not in data:
-            raise InputError(f"no private key given for {cpath}: use --key FILE")
+            raise InputError(f"no private key given for {cpath}: {key_hint}")
         kpath = cpath
         key = _load_key(data, cpath, password)
     else:

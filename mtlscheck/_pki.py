@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import ipaddress
 import json
-import os
 import re
 import secrets
 from collections.abc import Iterable, Mapping, Sequence
@@ -39,13 +38,14 @@ from types import MappingProxyType
 from typing import Any, Literal, get_args
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from mtlscheck._errors import InputError, UsageError
+from mtlscheck._identity import PrivateKey
 
 __all__ = [
     "CLIENT_ROLES",
@@ -67,7 +67,9 @@ __all__ = [
 ]
 
 KeyType = Literal["ec", "rsa"]
-PrivateKey = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
+"""Keys this module generates.  Keys it is *given* (a CA's, a client's) may be any
+:data:`~mtlscheck._identity.PrivateKey`: RSA, ECDSA, Ed25519 or Ed448 - one vocabulary for
+loading and signing."""
 
 MANIFEST = "manifest.json"
 MANIFEST_VERSION = 1
@@ -115,6 +117,13 @@ def new_key(key_type: KeyType = "ec") -> PrivateKey:
     if key_type == "rsa":
         return rsa.generate_private_key(public_exponent=65537, key_size=2048)
     raise UsageError(f"unknown key type {key_type!r}; use one of: ec, rsa")
+
+
+def _digest(signer: PrivateKey) -> hashes.SHA256 | None:
+    """The hash to sign with: Ed25519 and Ed448 hash internally and must be given None."""
+    if isinstance(signer, ed25519.Ed25519PrivateKey | ed448.Ed448PrivateKey):
+        return None
+    return hashes.SHA256()
 
 
 def _name(subject: str | x509.Name) -> x509.Name:
@@ -243,7 +252,7 @@ def make_ca(
     )
     if issuer is not None:
         builder = builder.add_extension(_aki(issuer), critical=False)
-    cert = builder.sign(signer_key, hashes.SHA256())
+    cert = builder.sign(signer_key, _digest(signer_key))
     return Issued(cert=cert, key=key, chain=() if issuer is None else _chain_below(issuer))
 
 
@@ -291,7 +300,8 @@ def make_leaf(
         builder = builder.add_extension(x509.SubjectAlternativeName(san), critical=False)
     if issuer is not None:
         builder = builder.add_extension(_aki(issuer), critical=False)
-    cert = builder.sign(key if issuer is None else issuer.key, hashes.SHA256())
+    signer = key if issuer is None else issuer.key
+    cert = builder.sign(signer, _digest(signer))
     return Issued(cert=cert, key=key, chain=() if issuer is None else _chain_below(issuer))
 
 
@@ -313,40 +323,18 @@ def make_crl(issuer: Issued, revoked_serials: Iterable[int]) -> x509.Certificate
             .revocation_date(now - _BACKDATE)
             .build()
         )
-    return builder.sign(issuer.key, hashes.SHA256())
+    return builder.sign(issuer.key, _digest(issuer.key))
 
 
 # --------------------------------------------------------------------------- files
 
 
-def _open_new(path: Path, *, mode: int, force: bool) -> int:
-    """Open ``path`` for writing, created with ``mode``; never follows an existing file's mode."""
-    if path.is_dir():
-        raise InputError(f"{path} is a directory")
-    if path.exists() or path.is_symlink():
-        if not force:
-            raise InputError(f"{path} exists; use --force to overwrite")
-        try:
-            path.unlink()
-        except OSError as exc:
-            raise InputError(f"cannot replace {path}: {exc.strerror}") from None
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
-    try:
-        fd = os.open(path, flags, mode)
-    except OSError as exc:
-        raise InputError(f"cannot write {path}: {exc.strerror}") from None
-    return fd
-
-
 def _write_bytes(path: Path, data: bytes, *, mode: int, force: bool) -> None:
-    fd = _open_new(path, mode=mode, force=force)
-    try:
-        if mode == 0o600:
-            os.fchmod(fd, 0o600)  # exact, whatever the umask; the file never had more
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-    except OSError as exc:
-        raise InputError(f"cannot write {path}: {exc.strerror}") from None
+    """Create ``path`` (``O_EXCL | O_NOFOLLOW``, see :mod:`mtlscheck._write`): a symbolic link
+    or directory where a file goes is refused, never followed, even with ``force``."""
+    from mtlscheck._write import write_new
+
+    write_new(path, data, mode=mode, replace=force)
 
 
 def write_private_key(
@@ -449,15 +437,14 @@ class PKI:
         if not root.is_dir():
             raise InputError(f"PKI directory {root} does not exist")
         manifest = root / MANIFEST
-        try:
-            raw = manifest.read_text(encoding="utf-8")
-        except FileNotFoundError:
+        if not manifest.exists() and not manifest.is_symlink():
             raise InputError(
                 f"{root} is not a mtlscheck PKI (no {MANIFEST}); "
                 f"create one with: mtlscheck pki init {root}"
-            ) from None
-        except OSError as exc:
-            raise InputError(f"cannot read {manifest}: {exc.strerror}") from None
+            )
+        from mtlscheck._files import read_input_text
+
+        raw = read_input_text(manifest, "PKI manifest")
         try:
             data = json.loads(raw)
             return cls._from_manifest(root, data)
@@ -516,29 +503,52 @@ def _need_key(role: Role) -> Path:
 
 
 def _read_certs(path: Path) -> list[x509.Certificate]:
+    from mtlscheck._files import read_input
+
+    data = read_input(path, "certificate")
     try:
-        certs = x509.load_pem_x509_certificates(path.read_bytes())
-    except OSError as exc:
-        raise InputError(f"cannot read {path}: {exc.strerror}") from None
+        certs = x509.load_pem_x509_certificates(data)
     except ValueError:
         raise InputError(f"{path} does not contain a PEM certificate") from None
     return certs
 
 
 def _read_key(path: Path) -> PrivateKey:
+    from mtlscheck._files import read_input
+
+    data = read_input(path, "private key")
     try:
-        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
-    except OSError as exc:
-        raise InputError(f"cannot read {path}: {exc.strerror}") from None
-    except (ValueError, TypeError):
+        key = serialization.load_pem_private_key(data, password=None)
+    except (ValueError, TypeError, UnsupportedAlgorithm):
         raise InputError(f"{path} is not an unencrypted PEM private key") from None
-    if not isinstance(key, ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey):
-        raise InputError(f"{path}: only EC and RSA keys are supported")
+    if not isinstance(key, PrivateKey):
+        raise InputError(f"{path}: only RSA, ECDSA, Ed25519 and Ed448 keys are supported")
     return key
 
 
 def _files(role: str) -> tuple[str, str]:
     return f"{role}.pem", f"{role}.key"
+
+
+def _real_dir(path: Path) -> None:
+    """Make ``path`` a directory, or accept an existing real one: a symbolic link there (say
+    ``www -> /var/www``, planted in a shared directory) would take our writes elsewhere."""
+    if path.is_symlink():
+        raise InputError(f"{path} is a symbolic link; refusing to write through it")
+    try:
+        path.mkdir(exist_ok=True)
+    except FileExistsError:
+        raise InputError(f"{path} exists and is not a directory") from None
+    except OSError as exc:
+        raise InputError(f"cannot create {path}: {exc.strerror}") from None
+
+
+def _refuse_links(root: Path, names: Iterable[str]) -> None:
+    """Before writing anything, refuse a PKI directory where one of our names is a link, so
+    ``--force`` does not stop half-way (the writes themselves refuse links too)."""
+    for name in names:
+        if (root / name).is_symlink():
+            raise InputError(f"{root / name} is a symbolic link; refusing to write through it")
 
 
 def init_pki(
@@ -627,6 +637,11 @@ def init_pki(
         root.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise InputError(f"cannot create {root}: {exc.strerror}") from None
+    _refuse_links(
+        root,
+        [f for n in issued for f in (*_files(n), f"{n}-chain.pem")]
+        + ["crl.pem", "valid.p12", "www", MANIFEST],
+    )
 
     manifest_roles: dict[str, dict[str, str | None]] = {}
     for name, item in issued.items():
@@ -651,7 +666,7 @@ def init_pki(
     _write_bytes(root / "valid.p12", p12_data, mode=0o600, force=force)
 
     www = root / "www"
-    www.mkdir(exist_ok=True)
+    _real_dir(www)
     _write_bytes(www / "index.html", b"ok\n", mode=0o644, force=True)
 
     manifest = {

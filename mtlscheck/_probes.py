@@ -107,12 +107,21 @@ CATALOGUE: Mapping[str, ProbeSpec] = {
 DEFAULT_PROBES: tuple[str, ...] = ("no-cert", "valid", "expired", "wrong-ca")
 
 
-def select_probes(names: Sequence[str] | None) -> tuple[str, ...]:
-    """Validate ``--probes``; ``all`` means the whole catalogue."""
-    if not names:
+def select_probes(names: str | Sequence[str] | None) -> tuple[str, ...]:
+    """Validate ``--probes``: None means the default set, ``all`` the whole catalogue.
+
+    A string is one entry (``"all"``, ``"valid,expired"``), never a sequence of characters.
+    Given but naming no probe (``--probes ""``, ``[]``) is an error: running nothing and
+    reporting success would be a silent pass.
+    """
+    if names is None:
         return DEFAULT_PROBES
+    if isinstance(names, str):
+        names = [names]
     out: list[str] = []
     for raw in names:
+        if not isinstance(raw, str):
+            raise UsageError(f"probe names must be strings, got {raw!r}")
         for name in (n.strip() for n in raw.split(",")):
             if not name:
                 continue
@@ -120,8 +129,18 @@ def select_probes(names: Sequence[str] | None) -> tuple[str, ...]:
                 out.extend(CATALOGUE)
                 continue
             if name not in CATALOGUE:
-                raise UsageError(f"unknown probe {name!r}; known: {', '.join(CATALOGUE)}")
+                from mtlscheck._validate import closest
+
+                raise UsageError(
+                    f"unknown probe {name!r}{closest(name, (*CATALOGUE, 'all'))}; "
+                    f"known: {', '.join(CATALOGUE)}"
+                )
             out.append(name)
+    if not out:
+        raise UsageError(
+            "--probes names no probe; give probe names (see --list-probes) or 'all', "
+            "or leave it out for the default set"
+        )
     return tuple(dict.fromkeys(out))
 
 
@@ -158,19 +177,15 @@ def _save(ident: ClientIdentity, name: str, save_dir: Path | None) -> ClientIden
     """Write a minted identity (leaf + chain, key 0600) so curl/openssl can reuse it."""
     if save_dir is None:
         return ident
-    from cryptography.hazmat.primitives import serialization
+    from mtlscheck._pki import write_pem, write_private_key
 
-    from mtlscheck._pki import write_private_key
-
-    save_dir.mkdir(parents=True, exist_ok=True)
+    # save_dir is ours (a 0700 temporary directory, or --save-certs checked by _api): files
+    # from an earlier run are replaced, a link planted in their place is refused.
     cert_path = save_dir / f"{name}.pem"
     key_path = save_dir / f"{name}.key"
-    cert_path.write_bytes(
-        b"".join(c.public_bytes(serialization.Encoding.PEM) for c in (ident.cert, *ident.chain))
-    )
-    from cryptography.hazmat.primitives.asymmetric import ec, rsa
-
-    assert isinstance(ident.key, ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey)  # minted here
+    write_pem(cert_path, ident.cert, *ident.chain, force=True)
+    # Not only minted keys come here: chain-missing saves the user's own key, which may be
+    # Ed25519 or Ed448; write_private_key takes every PrivateKey.
     write_private_key(key_path, ident.key, force=True)
     return ClientIdentity(
         ident.cert, ident.key, ident.chain, cert_path=cert_path, key_path=key_path
@@ -196,7 +211,7 @@ def _mint(name: str, src: IdentitySources) -> ClientIdentity | Skip:
 
     now = _dt.datetime.now(_dt.UTC)
     subject = _subject(src)
-    trusted = None if src.ca is None else _pki.Issued(src.ca.cert, src.ca.key, src.ca.chain)  # type: ignore[arg-type]
+    trusted = None if src.ca is None else _pki.Issued(src.ca.cert, src.ca.key, src.ca.chain)
     need_ca = Skip(
         "needs the trusted CA's key to mint it: give --ca-cert/--ca-key, --pki DIR "
         f"or --identity {name}=CERT,KEY"
