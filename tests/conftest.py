@@ -17,9 +17,11 @@ from servers import (
     INSTALL_HINT,
     ApacheServer,
     CaddyServer,
+    GunicornServer,
     HAProxyServer,
     NginxServer,
     RealServer,
+    StunnelServer,
 )
 
 from mtlscheck._pki import PKI, init_pki
@@ -105,6 +107,18 @@ def caddy_factory() -> Iterator[Callable[..., CaddyServer]]:
     yield from _factory(CaddyServer)
 
 
+@pytest.fixture
+def stunnel_factory() -> Iterator[Callable[..., StunnelServer]]:
+    """``stunnel_factory(fragment, ...) -> StunnelServer`` (started; stopped at teardown)."""
+    yield from _factory(StunnelServer)
+
+
+@pytest.fixture
+def gunicorn_factory() -> Iterator[Callable[..., GunicornServer]]:
+    """``gunicorn_factory(fragment, ...) -> GunicornServer`` (started; stopped at teardown)."""
+    yield from _factory(GunicornServer)
+
+
 @pytest.fixture(scope="session")
 def nginx_mtls(server_pki: PKI) -> Iterator[NginxServer]:
     """nginx with ``mtlscheck._snippets.nginx_config``: client cert required, TLS 1.2 + 1.3, CRL."""
@@ -118,4 +132,22 @@ def apache_mtls(server_pki: PKI) -> Iterator[ApacheServer]:
     """Apache with ``mtlscheck._snippets.apache_config``: SSLVerifyClient require, TLS 1.2 + 1.3."""
     require_server(ApacheServer)
     with ApacheServer(lambda port: apache_config(server_pki, listen=f"127.0.0.1:{port}")) as srv:
+        yield srv
+
+
+@pytest.fixture(scope="session")
+def stunnel_mtls(mtls_paths: dict[str, Path]) -> Iterator[StunnelServer]:
+    """stunnel: verifyChain + requireCert against the test root CA, TLS 1.2 + 1.3, CRL."""
+    require_server(StunnelServer)
+    with StunnelServer(StunnelServer.mtls_fragment(**mtls_paths)) as srv:
+        yield srv
+
+
+@pytest.fixture(scope="session")
+def gunicorn_mtls(mtls_paths: dict[str, Path]) -> Iterator[GunicornServer]:
+    """gunicorn: ``--cert-reqs 2`` against the test root CA, TLS 1.2 + 1.3, no CRL (gunicorn
+    20.1 cannot check one)."""
+    require_server(GunicornServer)
+    paths = {k: v for k, v in mtls_paths.items() if k != "crl"}
+    with GunicornServer(GunicornServer.mtls_fragment(**paths)) as srv:
         yield srv

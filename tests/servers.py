@@ -1,10 +1,12 @@
-"""Run real TLS servers (nginx, Apache, HAProxy, Caddy) as child processes for tests.
+"""Run real TLS servers (nginx, Apache, HAProxy, Caddy, stunnel, gunicorn) as child processes
+for tests.
 
 A server is built from a configuration FRAGMENT (an nginx ``server { }`` block, an Apache
 ``<VirtualHost>`` (optionally with its ``Listen`` line), an HAProxy ``frontend`` section, a
-Caddyfile site block) that is inserted into a complete configuration rendered from a template in
-``fixtures/servers/``.  Every file the server writes (pid, logs, temp dirs, runtime dir) lives in
-a private temporary directory that is removed on :meth:`RealServer.stop`.
+Caddyfile site block, a stunnel service section, gunicorn settings lines) that is inserted
+into a complete configuration rendered from a template in ``fixtures/servers/``.  Every file
+the server writes (pid, logs, temp dirs, runtime dir) lives in a private temporary directory
+that is removed on :meth:`RealServer.stop`.
 
 The fragment is either text or a callable ``fragment(port) -> str``.  In text, these tokens are
 replaced (plain ``str.replace``, so nginx/Caddy braces are left alone): ``{port}``, ``{workdir}``,
@@ -50,7 +52,9 @@ StrPath = str | os.PathLike[str]
 VERIFY_MODES = ("required", "optional", "optional_no_ca", "off")
 ALL_PROTOCOLS = "TLSv1.2 TLSv1.3"
 
-_ADDR_IN_USE = re.compile(r"address already in use|cannot bind|could not bind|bind\(\)", re.I)
+_ADDR_IN_USE = re.compile(
+    r"address already in use|cannot bind|could not bind|bind\(\)|connection in use", re.I
+)
 
 
 # Servers started and not yet stopped: stopped at interpreter exit as a safety net, so a test
@@ -782,6 +786,161 @@ class CaddyServer(RealServer):
         )
 
 
+# --------------------------------------------------------------------------- stunnel
+
+
+def _verify_mode(verify: str, supported: tuple[str, ...], server: str) -> str:
+    if verify not in supported:
+        raise ValueError(f"{server}: verify must be one of {', '.join(supported)}, not {verify!r}")
+    return verify
+
+
+class StunnelServer(RealServer):
+    """stunnel 5 (OpenSSL) in server mode; the fragment is a service section (``[name]`` and
+    its options).  No pid file, logs on stderr (``output.log``).
+
+    The interesting property for the tests: on TLS 1.3 it sends its certificate alert right
+    after reading the client's Finished and closes at once, so a client that writes before it
+    reads can lose the alert (curl exit 55).
+    """
+
+    name = "stunnel"
+    binary = "/usr/bin/stunnel4"
+    template = "stunnel.conf.tmpl"
+    config_name = "stunnel.conf"
+    placeholder = "service"
+
+    def log_files(self) -> list[Path]:
+        return [self._wd / "output.log"]
+
+    def run_command(self) -> list[str]:
+        return [self.binary, str(self.config_path)]
+
+    @staticmethod
+    def mtls_fragment(
+        *,
+        server_cert: StrPath,
+        server_key: StrPath,
+        client_ca: StrPath | None,
+        crl: StrPath | None = None,
+        verify: str = "required",
+        protocols: str = ALL_PROTOCOLS,
+        port: str = "{port}",
+    ) -> str:
+        """A service on 127.0.0.1:port whose backend (``exec``, one per connection) answers
+        200 ``ok`` (``fixtures/servers/stunnel-http-ok.sh``).
+
+        ``verify``: required (``verifyChain`` + ``requireCert``), optional (``verifyChain``,
+        ``requireCert = no``: verify a certificate if one is sent) or off (no certificate
+        requested).  stunnel has no mode that requests a certificate without verifying it.
+        """
+        mode = _verify_mode(verify, ("required", "optional", "off"), "stunnel")
+        protos = _protocol_list(protocols)
+        lines = [
+            "[mtls]",
+            f"accept = {HOST}:{port}",
+            f"cert = {server_cert}",
+            f"key = {server_key}",
+            f"sslVersionMin = {protos[0]}",
+            f"sslVersionMax = {protos[-1]}",
+        ]
+        if client_ca is not None:
+            lines.append(f"CAfile = {client_ca}")
+        if crl is not None:
+            lines.append(f"CRLfile = {crl}")
+        if mode != "off":
+            lines.append("verifyChain = yes")
+            lines.append(f"requireCert = {'yes' if mode == 'required' else 'no'}")
+        lines += [
+            # No waiting for the client's close_notify once the backend has answered.
+            "TIMEOUTclose = 0",
+            "exec = /bin/sh",
+            # execArgs has no quoting: the script's path must not contain blanks.
+            f"execArgs = sh {FIXTURES / 'stunnel-http-ok.sh'}",
+        ]
+        return "\n".join(lines) + "\n"
+
+
+# --------------------------------------------------------------------------- gunicorn
+
+
+class GunicornServer(RealServer):
+    """Debian's gunicorn 20.1 (Python's ``ssl`` module on /usr/bin/python3) serving
+    ``fixtures/servers/wsgi_ok.py`` (200 ``ok``) with one sync worker; the fragment is Python
+    settings lines for its config file (``bind``, ``certfile``, ``cert_reqs``, ...).
+
+    Like stunnel, on TLS 1.3 it sends the certificate alert and closes at once.
+    """
+
+    name = "gunicorn"
+    binary = "/usr/bin/gunicorn"
+    template = "gunicorn.conf.py.tmpl"
+    config_name = "gunicorn.conf.py"
+    placeholder = "settings"
+
+    def log_files(self) -> list[Path]:
+        return [*super().log_files(), self._wd / "access.log"]
+
+    def environment(self) -> dict[str, str]:
+        env = super().environment()
+        env["PYTHONDONTWRITEBYTECODE"] = "1"  # no __pycache__ in fixtures/servers
+        return env
+
+    def run_command(self) -> list[str]:
+        return [
+            self.binary,
+            "-c",
+            str(self.config_path),
+            "--pythonpath",
+            str(FIXTURES),
+            "wsgi_ok:app",
+        ]
+
+    @staticmethod
+    def mtls_fragment(
+        *,
+        server_cert: StrPath,
+        server_key: StrPath,
+        client_ca: StrPath | None,
+        crl: StrPath | None = None,
+        verify: str = "required",
+        protocols: str = ALL_PROTOCOLS,
+        port: str = "{port}",
+    ) -> str:
+        """Settings for 127.0.0.1:port with ``--certfile/--keyfile/--ca-certs/--cert-reqs``.
+
+        ``verify``: required (``cert_reqs = 2``, CERT_REQUIRED), optional (1, CERT_OPTIONAL:
+        a certificate that is sent must verify) or off (0).  gunicorn 20.1 hands these to
+        ``ssl.wrap_socket``, which cannot check a CRL (``crl`` must be None) nor pin TLS 1.3
+        alone (``protocols`` is both versions or TLSv1.2).
+        """
+        if crl is not None:
+            raise ValueError("gunicorn 20.1 (ssl.wrap_socket) cannot check a CRL")
+        mode = _verify_mode(verify, ("required", "optional", "off"), "gunicorn")
+        protos = _protocol_list(protocols)
+        if protos == ["TLSv1.3"]:
+            raise ValueError("gunicorn 20.1 cannot offer TLS 1.3 alone")
+        lines = [
+            f'bind = ["{HOST}:{port}"]',
+            f"certfile = {str(server_cert)!r}",
+            f"keyfile = {str(server_key)!r}",
+            f"cert_reqs = {({'required': 2, 'optional': 1, 'off': 0})[mode]}",
+            # A name from the ssl module's PROTOCOL_* (gunicorn's validator maps it).
+            f"ssl_version = {'TLSv1_2' if protos == ['TLSv1.2'] else 'TLS_SERVER'!r}",
+        ]
+        if client_ca is not None:
+            lines.append(f"ca_certs = {str(client_ca)!r}")
+        return "\n".join(lines) + "\n"
+
+
 SERVER_CLASSES: dict[str, type[RealServer]] = {
-    cls.name: cls for cls in (NginxServer, ApacheServer, HAProxyServer, CaddyServer)
+    cls.name: cls
+    for cls in (
+        NginxServer,
+        ApacheServer,
+        HAProxyServer,
+        CaddyServer,
+        StunnelServer,
+        GunicornServer,
+    )
 }
