@@ -174,6 +174,9 @@ class HandshakeFacts:
     handshake_completed: bool = False
     server_hello_seen: bool = False
     """The server answered the ClientHello: a TLS server was reached."""
+    session_ticket: bool = False
+    """TLS 1.3: the server answered our Finished with a NewSessionTicket, i.e. its TLS layer
+    accepted the client (certificate included) before any HTTP was sent."""
     alert_received: str | None = None
     alert_sent: str | None = None
     server_verify_error: str | None = None
@@ -193,6 +196,7 @@ class HandshakeFacts:
             "server_chain": [c.to_dict() for c in self.server_chain],
             "handshake_completed": self.handshake_completed,
             "server_hello_seen": self.server_hello_seen,
+            "session_ticket": self.session_ticket,
             "alert_received": self.alert_received,
             "alert_sent": self.alert_sent,
             "server_verify_error": self.server_verify_error,
@@ -221,6 +225,8 @@ class ProbeResult:
     openssl: str = ""
     """An ``openssl s_client`` command line that reproduces the handshake."""
     duration_ms: float = 0.0
+    traceback: str = ""
+    """For an ``internal-error`` outcome: where mtlscheck failed (shown with ``-v``, in JSON)."""
 
     @property
     def name(self) -> str:
@@ -240,6 +246,7 @@ class ProbeResult:
             "curl": self.curl,
             "openssl": self.openssl,
             "duration_ms": round(self.duration_ms, 1),
+            "traceback": self.traceback or None,
         }
 
 
@@ -331,8 +338,20 @@ class RunResult:
         return all(t.ok for t in self.targets)
 
     @property
+    def internal_error(self) -> bool:
+        """Some probe failed because of a bug in mtlscheck (exit code 4)."""
+        return any(
+            r.outcome is not None and r.outcome.kind is OutcomeKind.INTERNAL
+            for t in self.targets
+            for r in t.results
+        )
+
+    @property
     def exit_code(self) -> int:
-        """0 all met, 1 some not met, 3 a target could not be reached at all (DESIGN.md §7)."""
+        """0 all met, 1 some not met, 3 a target could not be reached at all, 4 our own bug
+        (DESIGN.md §7)."""
+        if self.internal_error:
+            return 4
         if any(not t.reachable for t in self.targets):
             return 3
         return 0 if self.ok else 1

@@ -1,13 +1,21 @@
 """The ONE place that turns what happened on the wire into an :class:`Outcome`.
 
-Everything else raises or records raw facts (``OSError``, ``OpenSSL.SSL.Error``, httpx errors,
-the alerts the info callback saw); this module decides what they mean.  Keeping the mapping in
-one function makes the subtle cases reviewable side by side:
+Two steps, both here so the subtle cases can be reviewed side by side:
 
-* an alert wins over the error that carried it, and keeps the phase it arrived in (TLS 1.3
-  servers reject the client certificate *after* the handshake, on our first read);
-* an EOF/reset once TCP is up is a TLS-phase hang-up (a rejection), not a network failure;
-* garbage instead of a ServerHello means the port speaks plain text: ``not-tls``.
+* :func:`wire_failure` names a low-level error (``OSError``, ``OpenSSL.SSL.Error``, httpx's
+  protocol errors) the moment it happens, as a :class:`~mtlscheck._wire.WireFailure`;
+* :func:`classify` is a pure function from the frozen :class:`~mtlscheck._wire.WireRecord` of a
+  probe to its outcome.  Its rules follow from how TLS works:
+
+  - an alert wins over the error that carried it, and keeps the phase it arrived in (TLS 1.3
+    servers reject the client certificate *after* the handshake, on our first read);
+  - a ``protocol_version`` refusal is its own outcome (``tls-version``), never a rejection;
+  - anything before the server's first TLS message (ServerHello) has no TLS phase: it cannot
+    be a verdict on a certificate nobody asked for;
+  - a reset or EOF once the server spoke TLS is a TLS-phase hang-up, never our own failure;
+  - our side refusing the server (untrusted certificate, wrong name) is ``tls-local``, and it
+    overrides whatever the server did next, because a client that checks would never have got
+    that far.
 """
 
 from __future__ import annotations
@@ -15,12 +23,12 @@ from __future__ import annotations
 import errno
 import re
 import socket
+import sys
 
-from mtlscheck._alerts import alert_name
 from mtlscheck._model import Outcome, OutcomeKind, Phase
-from mtlscheck._tls import TLSClient
+from mtlscheck._wire import FailureKind, WireFailure, WireRecord
 
-__all__ = ["classify_failure", "http_outcome"]
+__all__ = ["classify", "http_outcome", "is_wire_error", "wire_failure"]
 
 # OpenSSL reasons seen when the peer's first bytes are not a TLS record.
 _NOT_TLS = (
@@ -32,13 +40,23 @@ _NOT_TLS = (
     "record_layer_failure",
 )
 _EOF = ("unexpected eof", "eof while reading", "unexpected_eof")
+# OpenSSL reasons when the two sides share no protocol version.
+_VERSION = (
+    "unsupported protocol",
+    "unsupported_protocol",
+    "no protocols available",
+    "tlsv1 alert protocol version",
+    "wrong ssl version",
+    "version too low",
+)
 
-_NGINX_REASONS = (
+NGINX_CERT_REASONS = (
     "No required SSL certificate was sent",
     "The SSL certificate error",
     "SSL certificate error",
-    "The plain HTTP request was sent to HTTPS port",
 )
+"""nginx's 400 pages for a client-certificate problem (its internal 496 and 495)."""
+_NGINX_REASONS = (*NGINX_CERT_REASONS, "The plain HTTP request was sent to HTTPS port")
 
 
 def http_outcome(status: int, body: bytes) -> Outcome:
@@ -72,66 +90,137 @@ def _ssl_reasons(exc: BaseException) -> str:
     return "; ".join(p for p in parts if p).lower()
 
 
-def _is_reset(err: BaseException) -> bool:
+def _http_protocol_errors() -> tuple[type[BaseException], ...]:
+    """httpx/httpcore's "the response is not valid HTTP" errors, if those modules are loaded
+    (they are whenever an HTTP request was made; this module must not import them itself)."""
+    found: list[type[BaseException]] = []
+    httpx = sys.modules.get("httpx")
+    if httpx is not None:
+        found += [httpx.RemoteProtocolError, httpx.DecodingError]
+    httpcore = sys.modules.get("httpcore")
+    if httpcore is not None:
+        found.append(httpcore.RemoteProtocolError)
+    return tuple(found)
+
+
+def _http_transport_errors() -> tuple[type[BaseException], ...]:
+    found: list[type[BaseException]] = []
+    httpx = sys.modules.get("httpx")
+    if httpx is not None:
+        found += [httpx.TransportError, httpx.DecodingError]
+    httpcore = sys.modules.get("httpcore")
+    if httpcore is not None:
+        found += [httpcore.NetworkError, httpcore.TimeoutException, httpcore.ProtocolError]
+    return tuple(found)
+
+
+def is_wire_error(exc: BaseException) -> bool:
+    """Is ``exc`` something the network or the peer did, as opposed to a bug of ours?
+
+    Only these become outcomes about the server; anything else is ``internal-error``.
+    """
     from OpenSSL import SSL
 
-    if isinstance(err, ConnectionResetError | BrokenPipeError):
-        return True
-    return (
-        isinstance(err, SSL.SysCallError)
-        and bool(err.args)
-        and err.args[0]
-        in (
-            errno.ECONNRESET,
-            errno.EPIPE,
-        )
-    )
+    from mtlscheck._io import Cancelled
+
+    return isinstance(exc, (OSError, SSL.Error, TimeoutError, Cancelled, *_http_transport_errors()))
 
 
-def _root(exc: BaseException) -> BaseException:
-    """The low-level error under httpx/httpcore wrappers."""
-    seen = exc
-    while seen.__cause__ is not None:
-        seen = seen.__cause__
-    return seen
-
-
-def classify_failure(client: TLSClient, exc: BaseException) -> Outcome:
-    """Map a failed probe connection (the error raised and the facts recorded) to an Outcome."""
+def wire_failure(exc: BaseException, phase: Phase | None) -> WireFailure:
+    """Name a low-level error the moment it happens (phase: when in the TLS conversation)."""
     from OpenSSL import SSL
 
-    failure = client.failure
-    err = failure.error if failure is not None else _root(exc)
-    phase = (
-        failure.phase
-        if failure is not None
-        else (Phase.AFTER_HANDSHAKE if client.handshake_done else Phase.HANDSHAKE)
-    )
-    text = _ssl_reasons(err) if isinstance(err, SSL.Error) else str(err)
+    from mtlscheck._io import Cancelled
 
-    if not client.tcp_connected:
-        if isinstance(err, socket.gaierror):
+    K = FailureKind
+    if isinstance(exc, Cancelled):
+        return WireFailure(K.CANCELLED, phase, "the run was cancelled")
+    if isinstance(exc, _http_protocol_errors()):
+        return WireFailure(K.BAD_HTTP, phase, str(exc) or type(exc).__name__)
+    if isinstance(exc, TimeoutError | socket.timeout):
+        return WireFailure(K.TIMEOUT, phase, "timed out")
+    if isinstance(exc, socket.gaierror):
+        return WireFailure(K.DNS, phase, str(exc.strerror or exc), exc.errno)
+    if isinstance(exc, ConnectionRefusedError):
+        return WireFailure(K.REFUSED, phase, "connection refused", exc.errno)
+    if isinstance(exc, ConnectionResetError | BrokenPipeError):
+        return WireFailure(K.RESET, phase, "connection reset by the server", exc.errno)
+    if isinstance(exc, OSError) and exc.errno in (errno.ENETUNREACH, errno.EHOSTUNREACH):
+        return WireFailure(K.UNREACHABLE, phase, str(exc.strerror or exc), exc.errno)
+    if isinstance(exc, SSL.ZeroReturnError):
+        return WireFailure(K.CLOSE_NOTIFY, phase, "the server closed the TLS connection")
+    if isinstance(exc, SSL.SysCallError):
+        code = exc.args[0] if exc.args else None
+        if code in (errno.ECONNRESET, errno.EPIPE):
+            return WireFailure(K.RESET, phase, "connection reset by the server", code)
+        if code in (-1, 0, None):
+            return WireFailure(K.EOF, phase, "the server closed the connection")
+        return WireFailure(K.OS, phase, _ssl_reasons(exc), code if isinstance(code, int) else None)
+    if isinstance(exc, SSL.Error):
+        text = _ssl_reasons(exc)
+        if any(r in text for r in _EOF):
+            return WireFailure(K.EOF, phase, "the server closed the connection")
+        return WireFailure(K.TLS, phase, text)
+    if isinstance(exc, OSError):
+        return WireFailure(K.OS, phase, str(exc.strerror or exc), exc.errno)
+    # httpx wrappers of an error we already recorded at the TLS layer, or a transport error
+    cause = exc.__cause__
+    if cause is not None and cause is not exc:
+        return wire_failure(cause, phase)
+    return WireFailure(K.OS, phase, f"{type(exc).__name__}: {exc}")
+
+
+def classify(rec: WireRecord) -> Outcome:
+    """Map one probe's frozen record to its outcome (pure: no I/O, no live objects)."""
+    f = rec.facts
+    fail = rec.failure
+    K = FailureKind
+
+    if rec.http_status is not None:
+        return http_outcome(rec.http_status, rec.http_body)
+
+    if f.server_hello_seen and not rec.insecure:
+        if f.server_verify_error:
             return Outcome(
-                OutcomeKind.CONNECT,
-                reason="dns",
-                detail=f"cannot resolve {client.settings.host}: {err.strerror}",
+                OutcomeKind.TLS_LOCAL,
+                reason="server-cert-untrusted",
+                phase=Phase.HANDSHAKE,
+                detail=f.server_verify_error,
             )
-        if isinstance(err, ConnectionRefusedError):
-            return Outcome(OutcomeKind.CONNECT, reason="refused", detail="connection refused")
-        if isinstance(err, TimeoutError | socket.timeout):
-            return Outcome(OutcomeKind.CONNECT, reason="timeout", detail="TCP connect timed out")
-        if isinstance(err, OSError) and err.errno in (errno.ENETUNREACH, errno.EHOSTUNREACH):
-            return Outcome(OutcomeKind.CONNECT, reason="unreachable", detail=str(err.strerror))
-        return Outcome(OutcomeKind.CONNECT, reason="error", detail=str(err))
+        if f.hostname_matches is False:
+            return Outcome(
+                OutcomeKind.TLS_LOCAL,
+                reason="hostname-mismatch",
+                phase=Phase.HANDSHAKE,
+                detail=f"the server certificate does not cover {rec.host}",
+            )
 
-    if client.alert_received is not None and client.alert_received != 0:
+    if fail is None:
+        # The server neither answered nor failed: it closed the HTTP exchange cleanly.
+        phase = Phase.AFTER_HANDSHAKE if f.handshake_completed else Phase.HANDSHAKE
         return Outcome(
-            OutcomeKind.TLS_ALERT,
-            alert=alert_name(client.alert_received),
-            phase=client.alert_received_phase,
-            detail=text,
+            OutcomeKind.CONNECT,
+            reason="closed",
+            phase=phase,
+            detail="the server closed the connection without an HTTP response",
         )
-    if isinstance(err, TimeoutError | socket.timeout) or "timed out" in text:
+
+    if not rec.tcp_connected:
+        return _before_tcp(fail, rec.host)
+
+    alerts = [(name, phase) for name, phase in rec.alerts_received if name != "close_notify"]
+    if _version_refused(fail, alerts, f.server_hello_seen):
+        return Outcome(
+            OutcomeKind.TLS_VERSION,
+            reason="not-offered",
+            phase=Phase.HANDSHAKE,
+            detail="the server refused the TLS version offered (protocol_version)",
+        )
+    if alerts:
+        name, phase = alerts[-1]
+        return Outcome(OutcomeKind.TLS_ALERT, alert=name, phase=phase, detail=fail.detail)
+    if fail.kind is K.TIMEOUT:
+        phase = fail.phase or Phase.HANDSHAKE
         return Outcome(
             OutcomeKind.CONNECT,
             reason="timeout",
@@ -141,65 +230,120 @@ def classify_failure(client: TLSClient, exc: BaseException) -> Outcome:
                 " after the handshake"
                 if phase is Phase.AFTER_HANDSHAKE
                 else " during the TLS handshake"
+                if f.server_hello_seen
+                else " to the TLS ClientHello"
             ),
         )
-    if phase is Phase.HANDSHAKE and client.bytes_received == 0 and any(r in text for r in _NOT_TLS):
+    if fail.kind is K.CANCELLED:
+        return Outcome(
+            OutcomeKind.CONNECT, reason="cancelled", phase=fail.phase, detail=fail.detail
+        )
+    if fail.kind is K.BAD_HTTP:
+        return Outcome(
+            OutcomeKind.CONNECT,
+            reason="bad-http",
+            phase=Phase.AFTER_HANDSHAKE,
+            detail=f"the answer is not a valid HTTP/1.1 response: {fail.detail}"[:300],
+        )
+    if not f.server_hello_seen:
+        return _before_server_hello(fail, rec)
+    return _after_server_hello(fail, f.alert_sent)
+
+
+def _before_tcp(fail: WireFailure, host: str) -> Outcome:
+    K = FailureKind
+    if fail.kind is K.DNS:
+        return Outcome(
+            OutcomeKind.CONNECT, reason="dns", detail=f"cannot resolve {host}: {fail.detail}"
+        )
+    if fail.kind is K.REFUSED:
+        return Outcome(OutcomeKind.CONNECT, reason="refused", detail="connection refused")
+    if fail.kind is K.TIMEOUT:
+        return Outcome(OutcomeKind.CONNECT, reason="timeout", detail="TCP connect timed out")
+    if fail.kind is K.CANCELLED:
+        return Outcome(OutcomeKind.CONNECT, reason="cancelled", detail=fail.detail)
+    if fail.kind is K.UNREACHABLE:
+        return Outcome(OutcomeKind.CONNECT, reason="unreachable", detail=fail.detail)
+    return Outcome(OutcomeKind.CONNECT, reason="error", detail=fail.detail)
+
+
+def _version_refused(
+    fail: WireFailure, alerts: list[tuple[str, Phase]], server_hello_seen: bool
+) -> bool:
+    if any(name == "protocol_version" for name, _ in alerts) and not server_hello_seen:
+        return True
+    return fail.kind is FailureKind.TLS and any(r in fail.detail for r in _VERSION)
+
+
+def _before_server_hello(fail: WireFailure, rec: WireRecord) -> Outcome:
+    """Nothing TLS came back: whatever this is, it is not a verdict on a client certificate
+    (none was ever asked for), so it gets no TLS phase."""
+    K = FailureKind
+    if fail.kind is K.TLS and any(r in fail.detail for r in _NOT_TLS):
         return Outcome(
             OutcomeKind.NOT_TLS,
             detail="the port answered with something that is not TLS (plain HTTP?)",
         )
-    if phase is Phase.HANDSHAKE and not client.server_hello_seen:
-        # Nothing TLS came back at all: whatever this is, it is not a verdict on a client
-        # certificate (none was ever asked for), so it gets no TLS phase.
+    if fail.kind is K.RESET:
         return Outcome(
             OutcomeKind.CONNECT,
-            reason="reset" if _is_reset(err) else "closed",
-            detail="the server hung up before answering the TLS ClientHello",
+            reason="reset",
+            detail="the server reset the connection before answering the TLS ClientHello",
         )
-    if isinstance(err, SSL.SysCallError):
-        code = err.args[0] if err.args else None
-        if code in (errno.ECONNRESET, errno.EPIPE):
-            return Outcome(
-                OutcomeKind.CONNECT,
-                reason="reset",
-                phase=phase,
-                detail="connection reset by the server",
-            )
+    if fail.kind in (K.EOF, K.CLOSE_NOTIFY):
         return Outcome(
             OutcomeKind.CONNECT,
             reason="closed",
-            phase=phase,
-            detail="the server closed the connection",
+            detail="the server hung up before answering the TLS ClientHello",
         )
-    if isinstance(err, ConnectionResetError | BrokenPipeError):
+    if fail.kind is K.TLS:
+        return Outcome(
+            OutcomeKind.CONNECT,
+            reason="bad-tls",
+            detail=f"the server's answer to the ClientHello is not valid TLS: {fail.detail}",
+        )
+    return Outcome(OutcomeKind.CONNECT, reason="error", detail=fail.detail)
+
+
+def _after_server_hello(fail: WireFailure, alert_sent: str | None) -> Outcome:
+    K = FailureKind
+    phase = fail.phase or Phase.HANDSHAKE
+    if fail.kind is K.RESET:
         return Outcome(
             OutcomeKind.CONNECT,
             reason="reset",
             phase=phase,
             detail="connection reset by the server",
         )
-    if isinstance(err, SSL.ZeroReturnError) or any(r in text for r in _EOF):
+    if fail.kind in (K.EOF, K.CLOSE_NOTIFY):
         return Outcome(
             OutcomeKind.CONNECT,
             reason="closed",
             phase=phase,
-            detail="the server closed the connection",
+            detail="the server closed the connection"
+            + (" right after the handshake" if phase is Phase.AFTER_HANDSHAKE else ""),
         )
-    if "disconnected without sending a response" in text or "server disconnected" in text:
+    if fail.kind is K.TLS and phase is Phase.AFTER_HANDSHAKE:
+        if alert_sent is None:
+            # OpenSSL failed without our side saying anything: the server broke off.
+            return Outcome(
+                OutcomeKind.CONNECT,
+                reason="closed",
+                phase=phase,
+                detail=f"the server broke off the connection ({fail.detail or 'no reason'})",
+            )
         return Outcome(
             OutcomeKind.CONNECT,
-            reason="closed",
-            phase=Phase.AFTER_HANDSHAKE,
-            detail="the server closed the connection without an HTTP response",
+            reason="bad-tls",
+            phase=phase,
+            detail=f"the server sent invalid TLS after the handshake: {fail.detail}",
         )
-    # After the hang-up checks: on an EOF mid-handshake OpenSSL "sends" decode_error itself,
-    # which is the server hanging up, not our side refusing.
-    if client.alert_sent is not None:
+    if fail.kind is K.TLS:
+        # Our side aborted the handshake (a malformed or oversized server message).
         return Outcome(
-            OutcomeKind.TLS_LOCAL, reason=alert_name(client.alert_sent), phase=phase, detail=text
+            OutcomeKind.TLS_LOCAL,
+            reason=alert_sent or "tls-error",
+            phase=phase,
+            detail=fail.detail,
         )
-    if isinstance(err, SSL.Error):
-        return Outcome(OutcomeKind.TLS_LOCAL, reason="tls-error", phase=phase, detail=text)
-    return Outcome(
-        OutcomeKind.CONNECT, reason="error", phase=phase, detail=f"{type(err).__name__}: {text}"
-    )
+    return Outcome(OutcomeKind.CONNECT, reason="error", phase=phase, detail=fail.detail)

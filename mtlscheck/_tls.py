@@ -6,30 +6,44 @@ verify callback lets us finish the handshake with an untrusted server while stil
 it is untrusted.  Those are exactly the facts mTLS troubleshooting needs and ``ssl`` hides.
 
 This module raises the low-level errors it meets (``OSError``, ``OpenSSL.SSL.Error``,
-``TimeoutError``) and keeps the facts on the connection; :mod:`mtlscheck._outcome` is the one
-place that turns them into an :class:`~mtlscheck.Outcome`.
+``TimeoutError``) after naming the first one with :func:`mtlscheck._outcome.wire_failure`, and
+freezes everything it saw into a :class:`~mtlscheck._wire.WireRecord`;
+:func:`mtlscheck._outcome.classify` turns that record into an :class:`~mtlscheck.Outcome`.
 """
 
 from __future__ import annotations
 
 import contextlib
-import select
+import functools
 import socket
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from cryptography import x509
 from OpenSSL import SSL
 
 from mtlscheck._alerts import alert_name, verify_error_string
+from mtlscheck._errors import InputError
 from mtlscheck._hostname import is_ip_address, name_matches
 from mtlscheck._identity import ClientIdentity
+from mtlscheck._io import Cancelled, Deadline, pump, resolve, tcp_connect, wait_ready
 from mtlscheck._model import CertInfo, HandshakeFacts, Phase
+from mtlscheck._outcome import wire_failure
+from mtlscheck._wire import WireFailure, WireRecord
 
-__all__ = ["TLSClient", "TLSSettings"]
+__all__ = ["TLSClient", "TLSSettings", "build_context"]
 
+_T = TypeVar("_T")
 _VERSIONS = {"1.2": SSL.TLS1_2_VERSION, "1.3": SSL.TLS1_3_VERSION}
+_READ_SIZE = 16384
+_ANSWER_WAIT_MIN = 0.1
+_ANSWER_WAIT_MAX = 2.0
+"""Bounds of the wait for a TLS 1.3 server's answer to our Finished (see
+:meth:`TLSClient._await_server_answer`): 8 handshake round trips, within these."""
+_HARVEST_WAIT = 0.5
 
 
 @dataclass(frozen=True)
@@ -49,51 +63,24 @@ class TLSSettings:
     version: str | None = None
     """"1.2" or "1.3" pins the version; None lets the peers negotiate within 1.2-1.3."""
     timeout: float = 10.0
+    addresses: tuple[tuple[int, tuple[object, ...]], ...] | None = None
+    """Addresses resolved once per target (family, sockaddr); None resolves per connection."""
 
     @property
     def check_name(self) -> str:
         return self.servername or self.host
 
 
-@dataclass
-class _Failure:
-    """The first low-level failure, with the TLS phase it happened in."""
+def build_context(settings: TLSSettings, identity: ClientIdentity | None) -> SSL.Context:
+    """The client context for one (version, identity, trust) combination.
 
-    phase: Phase | None
-    error: BaseException
-
-
-class TLSClient:
-    """Connect, handshake and exchange bytes, recording facts along the way.
-
-    Sockets are non-blocking and every wait is bounded by one overall deadline, so a server
-    that accepts and never answers costs at most ``timeout`` seconds.
+    Built before the first connection, and shared by every probe that needs the same one:
+    a trust file that is not PEM or a key that does not fit its certificate is the user's
+    input error (exit 2), and must never surface later as something the server did.
+    Callbacks find their :class:`TLSClient` through the connection's app data.
     """
-
-    def __init__(self, settings: TLSSettings, identity: ClientIdentity | None) -> None:
-        self.settings = settings
-        self.identity = identity
-        self.deadline = time.monotonic() + settings.timeout
-        self.tcp_connected = False
-        self.handshake_done = False
-        self.cert_requested = False
-        self.server_hello_seen = False
-        self.cert_requested_late = False
-        self.pha_offered = False
-        self.alert_received: int | None = None
-        self.alert_received_phase: Phase | None = None
-        self.alert_sent: int | None = None
-        self.verify_error: str | None = None
-        self.failure: _Failure | None = None
-        self.bytes_received = 0
-        self._closed = False
-        self._sock: socket.socket | None = None
-        self._conn: SSL.Connection | None = None
-
-    # -- setup -------------------------------------------------------------------------------
-
-    def _context(self) -> SSL.Context:
-        s = self.settings
+    s = settings
+    try:
         ctx = SSL.Context(SSL.TLS_CLIENT_METHOD)
         low, high = (
             (_VERSIONS[s.version],) * 2 if s.version else (SSL.TLS1_2_VERSION, SSL.TLS1_3_VERSION)
@@ -104,29 +91,100 @@ class TLSClient:
             ctx.load_verify_locations(str(s.cafile))
         else:
             ctx.set_default_verify_paths()
-        ctx.set_verify(SSL.VERIFY_PEER, self._on_verify)
-        ctx.set_info_callback(self._on_info)
-        if self.identity is not None:
-            ctx.use_certificate(self.identity.cert)
-            ctx.use_privatekey(self.identity.key)
-            for extra in self.identity.chain:
+        ctx.set_verify(SSL.VERIFY_PEER, _on_verify)
+        ctx.set_info_callback(_on_info)
+        if identity is not None:
+            ctx.use_certificate(identity.cert)
+            ctx.use_privatekey(identity.key)
+            for extra in identity.chain:
                 ctx.add_extra_chain_cert(extra)
-        self.pha_offered = _offer_post_handshake_auth(ctx)
-        return ctx
+            ctx.check_privatekey()
+    except SSL.Error as exc:
+        what = "client certificate/key" if identity is not None else "trust store"
+        if s.cafile is not None and identity is None:
+            what = f"--cacert {s.cafile}"
+        raise InputError(f"cannot use {what}: {_first_reason(exc)}") from None
+    except OSError as exc:
+        raise InputError(f"cannot read {s.cafile}: {exc.strerror or exc}") from None
+    _offer_post_handshake_auth(ctx)
+    return ctx
 
-    def _on_verify(
-        self, conn: SSL.Connection, cert: object, errno: int, depth: int, ok: int
-    ) -> bool:
-        # Record instead of refusing: the handshake facts (CertificateRequest, CA names) are
-        # worth having even for an untrusted server; the probe then refuses to send HTTP.
-        if not ok and self.verify_error is None:
-            self.verify_error = _verify_reason(errno, depth)
-        return True
 
-    def _on_info(self, conn: SSL.Connection, where: int, ret: int) -> None:
+def _first_reason(exc: SSL.Error) -> str:
+    for arg in exc.args:
+        if isinstance(arg, list) and arg:
+            item = arg[0]
+            return str(item[-1]) if isinstance(item, tuple) else str(item)
+    return str(exc) or type(exc).__name__
+
+
+def _client_of(conn: SSL.Connection) -> TLSClient | None:
+    client = conn.get_app_data()
+    return client if isinstance(client, TLSClient) else None
+
+
+def _on_verify(conn: SSL.Connection, cert: object, errno: int, depth: int, ok: int) -> bool:
+    # Record instead of refusing: the handshake facts (CertificateRequest, CA names) are
+    # worth having even for an untrusted server; the probe then refuses to send HTTP.
+    client = _client_of(conn)
+    if client is not None and not ok and client.verify_error is None:
+        client.verify_error = f"{verify_error_string(errno)} (depth {depth})"
+    return True
+
+
+def _on_info(conn: SSL.Connection, where: int, ret: int) -> None:
+    client = _client_of(conn)
+    if client is not None:
+        client.on_info(conn, where, ret)
+
+
+class TLSClient:
+    """Connect, handshake and exchange bytes under one deadline, recording what the wire said.
+
+    The record (:meth:`record`) is a frozen value; :func:`mtlscheck._outcome.classify` decides
+    what it means.  Every wait goes through :mod:`mtlscheck._io`, which checks the deadline on
+    every loop turn, so no server can hold a probe past it.
+    """
+
+    def __init__(
+        self,
+        settings: TLSSettings,
+        identity: ClientIdentity | None,
+        *,
+        context: SSL.Context | None = None,
+        deadline: Deadline | None = None,
+    ) -> None:
+        self.settings = settings
+        self.identity = identity
+        self.deadline = deadline or Deadline.after(settings.timeout)
+        self._context = context
+        self.tcp_connected = False
+        self.handshake_done = False
+        self.cert_requested = False
+        self.server_hello_seen = False
+        self.cert_requested_late = False
+        self.session_ticket = False
+        self.pha_offered = False
+        self.alerts: list[tuple[int, Phase]] = []
+        self.alert_sent: int | None = None
+        self.verify_error: str | None = None
+        self.failure: WireFailure | None = None
+        self.bytes_received = 0
+        self._pending = b""
+        self._closed = False
+        self._sock: socket.socket | None = None
+        self._conn: SSL.Connection | None = None
+        self._t_hello_sent = 0.0
+        self.hello_rtt: float | None = None
+
+    # -- callbacks ------------------------------------------------------------------------------
+
+    def on_info(self, conn: SSL.Connection, where: int, ret: int) -> None:
         if where & SSL.SSL_CB_LOOP:
             state = conn.get_state_string()
             if b"read server hello" in state:
+                if not self.server_hello_seen:
+                    self.hello_rtt = time.monotonic() - self._t_hello_sent
                 self.server_hello_seen = True
             elif b"read server certificate request" in state:
                 # After the handshake: renegotiation (1.2) or post-handshake auth (1.3).
@@ -134,125 +192,171 @@ class TLSClient:
                     self.cert_requested_late = True
                 else:
                     self.cert_requested = True
+            elif b"read server session ticket" in state:
+                self.session_ticket = True
         elif where & SSL.SSL_CB_ALERT:
             code = ret & 0xFF
             if where & SSL.SSL_CB_READ:
-                if code != 0 or self.alert_received is None:
-                    self.alert_received = code
-                    self.alert_received_phase = (
-                        Phase.AFTER_HANDSHAKE if self.handshake_done else Phase.HANDSHAKE
-                    )
+                phase = Phase.AFTER_HANDSHAKE if self.handshake_done else Phase.HANDSHAKE
+                self.alerts.append((code, phase))
             elif where & SSL.SSL_CB_WRITE and code != 0:
                 self.alert_sent = code
 
-    # -- I/O with a deadline --------------------------------------------------------------------
+    # -- failures -------------------------------------------------------------------------------
 
-    def _remaining(self) -> float:
-        left = self.deadline - time.monotonic()
-        if left <= 0:
-            raise TimeoutError("timed out")
-        return left
+    def _fail(self, exc: BaseException, phase: Phase | None) -> None:
+        """Keep the first failure: later ones are consequences of it."""
+        if self.failure is None:
+            self.failure = wire_failure(exc, phase)
 
-    def _wait(self, for_write: bool, phase: Phase) -> None:
-        """Block until the socket is ready or the deadline passes (recorded as the failure)."""
-        assert self._sock is not None
-        left = self.deadline - time.monotonic()
-        ready = left > 0 and any(
-            select.select(
-                [] if for_write else [self._sock], [self._sock] if for_write else [], [], left
-            )[:2]
-        )
-        if not ready:
-            exc = TimeoutError("timed out")
-            self.failure = _Failure(phase, exc)
-            raise exc
+    def failed_before_connect(self, exc: BaseException) -> None:
+        """The target's one DNS lookup failed: record it as this probe's failure."""
+        self._fail(exc, None)
+
+    def note_http_failure(self, exc: BaseException) -> None:
+        """An error from the HTTP layer (httpx/httpcore) once TLS was up."""
+        self._fail(exc, Phase.AFTER_HANDSHAKE)
+
+    @property
+    def _phase(self) -> Phase:
+        return Phase.AFTER_HANDSHAKE if self.handshake_done else Phase.HANDSHAKE
+
+    # -- connection -----------------------------------------------------------------------------
 
     def connect(self) -> None:
-        """TCP connect, then the TLS handshake. Raises the low-level error on failure."""
+        """DNS (unless resolved for us), TCP, the TLS handshake, and - TLS 1.3 with a
+        CertificateRequest - the server's answer to our Finished.  Raises on failure, after
+        recording it."""
         s = self.settings
-        addr = s.address or s.host
         try:
-            self._sock = socket.create_connection((addr, s.port), timeout=self._remaining())
+            addresses = (
+                list(s.addresses)
+                if s.addresses
+                else resolve(s.address or s.host, s.port, self.deadline)
+            )
+            self._sock = tcp_connect(addresses, self.deadline)
         except BaseException as exc:
-            self.failure = _Failure(None, exc)
+            self._fail(exc, None)
             raise
         self.tcp_connected = True
-        self._sock.setblocking(False)
-        conn = SSL.Connection(self._context(), self._sock)
+        ctx = self._context or build_context(s, self.identity)
+        conn = SSL.Connection(ctx, self._sock)
+        conn.set_app_data(self)
         self._conn = conn
+        self.pha_offered = _PHA_AVAILABLE
         name = s.check_name
         if not is_ip_address(name):
             conn.set_tlsext_host_name(name.encode("idna"))
         conn.set_connect_state()
-        while True:
-            try:
-                conn.do_handshake()
-                break
-            except SSL.WantReadError:
-                self._wait(False, Phase.HANDSHAKE)
-            except SSL.WantWriteError:
-                self._wait(True, Phase.HANDSHAKE)
-            except BaseException as exc:
-                self.failure = _Failure(Phase.HANDSHAKE, exc)
-                raise
+        self._t_hello_sent = time.monotonic()
+        try:
+            self._io(conn.do_handshake)
+        except BaseException as exc:
+            self._fail(exc, Phase.HANDSHAKE)
+            raise
         self.handshake_done = True
+        if self.cert_requested and conn.get_protocol_version_name() == "TLSv1.3":
+            self._await_server_answer()
+
+    def _io(self, op: Callable[[], _T]) -> _T:
+        assert self._sock is not None
+        return pump(
+            op,
+            self._sock,
+            self.deadline,
+            want_read=SSL.WantReadError,
+            want_write=SSL.WantWriteError,
+        )
+
+    def _await_server_answer(self) -> None:
+        """Read the server's answer to our Finished before writing anything (TLS 1.3).
+
+        A TLS 1.3 server checks the client certificate after our Finished, then answers with a
+        NewSessionTicket (accepted) or an alert, and many close at once after the alert.  If
+        we wrote the request first, it would hit a closed socket, the kernel would answer with
+        a reset, and the reset can discard the alert before we read it (curl's exit 55).
+        ``openssl s_client`` reads first and always sees the alert; so do we.  A server that
+        sends no ticket costs a short wait, scaled to the measured handshake round trip.
+        """
+        assert self._conn is not None and self._sock is not None
+        rtt = self.hello_rtt if self.hello_rtt is not None else 0.05
+        until = time.monotonic() + min(_ANSWER_WAIT_MAX, max(_ANSWER_WAIT_MIN, 8 * rtt))
+        while not self.session_ticket:
+            try:
+                self.deadline.left()
+                data = self._conn.recv(_READ_SIZE)
+            except SSL.WantReadError:
+                if not wait_ready(self._sock, write=False, deadline=self.deadline, until=until):
+                    return
+                continue
+            except SSL.WantWriteError:
+                wait_ready(self._sock, write=True, deadline=self.deadline)
+                continue
+            except BaseException as exc:
+                self._fail(exc, Phase.AFTER_HANDSHAKE)
+                raise
+            self.bytes_received += len(data)
+            self._pending += data  # the server spoke first; keep it for the HTTP reader
+            return
 
     def send(self, data: bytes) -> None:
         assert self._conn is not None
+        conn = self._conn
         view = memoryview(data)
-        while view:
-            try:
-                n = self._conn.send(view)
-                view = view[n:]
-            except SSL.WantWriteError:
-                self._wait(True, Phase.AFTER_HANDSHAKE)
-            except SSL.WantReadError:
-                self._wait(False, Phase.AFTER_HANDSHAKE)
-            except BaseException as exc:
-                self.failure = _Failure(Phase.AFTER_HANDSHAKE, exc)
-                # A server that rejected us (TLS 1.3) may already have sent its alert and
-                # hung up; read it so the outcome names the alert rather than "broken pipe".
-                self._harvest_alert()
-                raise
+        try:
+            while view:
+                view = view[self._io(functools.partial(conn.send, view)) :]
+        except BaseException as exc:
+            self._fail(exc, Phase.AFTER_HANDSHAKE)
+            # A server that rejected us may have sent its alert and hung up: collect it, so
+            # the outcome names the alert rather than "broken pipe".
+            self._harvest_alert()
+            raise
 
     def recv(self, max_bytes: int) -> bytes:
-        """Bytes from the server; b"" on a clean close (close_notify or plain EOF)."""
+        """Bytes from the server; b"" on a clean close (close_notify or EOF after data)."""
         assert self._conn is not None
-        while True:
-            try:
-                data = self._conn.recv(max_bytes)
-                self.bytes_received += len(data)
-                return data
-            except SSL.ZeroReturnError:
-                return b""
-            except SSL.WantReadError:
-                self._wait(False, Phase.AFTER_HANDSHAKE)
-            except SSL.WantWriteError:
-                self._wait(True, Phase.AFTER_HANDSHAKE)
-            except SSL.SysCallError as exc:
-                if exc.args and exc.args[0] == -1 and self.bytes_received:
-                    return b""  # EOF without close_notify after a response: treat as close
-                self.failure = _Failure(Phase.AFTER_HANDSHAKE, exc)
-                raise
-            except BaseException as exc:
-                self.failure = _Failure(Phase.AFTER_HANDSHAKE, exc)
-                raise
+        if self._pending:
+            data, self._pending = self._pending[:max_bytes], self._pending[max_bytes:]
+            return data
+        conn = self._conn
+        try:
+            data = self._io(lambda: conn.recv(max_bytes))
+        except SSL.ZeroReturnError:
+            return b""
+        except SSL.SysCallError as exc:
+            if exc.args and exc.args[0] == -1 and self.bytes_received:
+                return b""  # EOF without close_notify after a response: treat as close
+            self._fail(exc, Phase.AFTER_HANDSHAKE)
+            self._harvest_alert()
+            raise
+        except BaseException as exc:
+            self._fail(exc, Phase.AFTER_HANDSHAKE)
+            self._harvest_alert()
+            raise
+        self.bytes_received += len(data)
+        return data
 
     def _harvest_alert(self) -> None:
-        if self._conn is None or self.alert_received is not None:
+        """Read whatever the server left in the socket (its alert), briefly and bounded."""
+        if self._conn is None or self._sock is None or self._received_alert() is not None:
             return
-        end = min(self.deadline, time.monotonic() + 0.5)
-        while time.monotonic() < end:
+        until = time.monotonic() + _HARVEST_WAIT
+        while self._received_alert() is None:
             try:
-                self._conn.recv(4096)
+                self._conn.recv(_READ_SIZE)
             except SSL.WantReadError:
-                if (
-                    self._sock is None
-                    or not select.select([self._sock], [], [], max(0.0, end - time.monotonic()))[0]
-                ):
+                try:
+                    if not wait_ready(self._sock, write=False, deadline=self.deadline, until=until):
+                        return
+                except (TimeoutError, Cancelled):
                     return
             except Exception:
                 return
+
+    def _received_alert(self) -> int | None:
+        codes = [code for code, _ in self.alerts if code != 0]
+        return codes[-1] if codes else None
 
     def close(self) -> None:
         """Idempotent: a second close must not touch the fd number, which by then may belong
@@ -275,6 +379,19 @@ class TLSClient:
             return None
         leaf = self._conn.get_peer_certificate(as_cryptography=True)
         return None if leaf is None else name_matches(leaf, self.settings.check_name)
+
+    def record(self, http_status: int | None = None, http_body: bytes = b"") -> WireRecord:
+        """Freeze what this connection saw; the input of :func:`mtlscheck._outcome.classify`."""
+        return WireRecord(
+            host=self.settings.check_name,
+            tcp_connected=self.tcp_connected,
+            facts=self.facts(),
+            alerts_received=tuple((alert_name(c), p) for c, p in self.alerts),
+            failure=self.failure,
+            insecure=self.settings.insecure,
+            http_status=http_status,
+            http_body=http_body,
+        )
 
     def facts(self) -> HandshakeFacts:
         """Freeze what this connection has learned so far."""
@@ -299,6 +416,7 @@ class TLSClient:
             chain = tuple(cert_info(c) for c in peer)
             if peer:
                 hostname_ok = name_matches(peer[0], self.settings.check_name)
+        received = self._received_alert()
         return HandshakeFacts(
             protocol=protocol,
             cipher=cipher,
@@ -314,7 +432,8 @@ class TLSClient:
             server_chain=chain,
             handshake_completed=self.handshake_done,
             server_hello_seen=self.server_hello_seen,
-            alert_received=None if self.alert_received is None else alert_name(self.alert_received),
+            session_ticket=self.session_ticket,
+            alert_received=None if received is None else alert_name(received),
             alert_sent=None if self.alert_sent is None else alert_name(self.alert_sent),
             server_verify_error=self.verify_error,
             hostname_matches=hostname_ok,
@@ -330,14 +449,26 @@ def _offer_post_handshake_auth(ctx: SSL.Context) -> bool:
     it; the OpenSSL function is in its cffi binding (cryptography), so use it when present.
     Without it probes still run and the diagnosis names the case (``per-location-client-auth``).
     """
-    from OpenSSL._util import lib
-
-    fn = getattr(lib, "SSL_CTX_set_post_handshake_auth", None)
+    fn = _pha_function()
     raw = getattr(ctx, "_context", None)
     if fn is None or raw is None:
         return False
     fn(raw, 1)
     return True
+
+
+def _pha_function() -> Callable[[object, int], None] | None:
+    """The private binding may move or vanish in a pyOpenSSL release: never let that break
+    a probe, only the post-handshake-auth offer."""
+    try:
+        from OpenSSL._util import lib
+    except Exception:
+        return None
+    fn = getattr(lib, "SSL_CTX_set_post_handshake_auth", None)
+    return fn if callable(fn) else None
+
+
+_PHA_AVAILABLE = _pha_function() is not None
 
 
 def cert_info(cert: x509.Certificate) -> CertInfo:
@@ -347,7 +478,3 @@ def cert_info(cert: x509.Certificate) -> CertInfo:
         not_before=cert.not_valid_before_utc.isoformat(),
         not_after=cert.not_valid_after_utc.isoformat(),
     )
-
-
-def _verify_reason(errno: int, depth: int) -> str:
-    return f"{verify_error_string(errno)} (depth {depth})"
