@@ -95,7 +95,12 @@ class SuiteTarget:
         """``expired[tls1.3]``-style ids of every probe x version, in run order."""
         return tuple(f"{p}[tls{v}]" for p in self.probes for v in self.versions)
 
-    def run(self, *, on_result: Callable[[ProbeResult], None] | None = None) -> TargetResult:
+    def run(
+        self,
+        *,
+        on_result: Callable[[ProbeResult], None] | None = None,
+        deadline: float | None = None,
+    ) -> TargetResult:
         """Probe this target (every probe x version) with :func:`mtlscheck.check`."""
         from mtlscheck._api import check
 
@@ -108,7 +113,9 @@ class SuiteTarget:
                 )
             opts["key_password"] = os.environ[env].encode()
         tls = "both" if len(self.versions) > 1 else self.versions[0]
-        return check(self.url, probes=self.probes, tls=tls, on_result=on_result, **opts)
+        return check(
+            self.url, probes=self.probes, tls=tls, on_result=on_result, deadline=deadline, **opts
+        )
 
 
 @dataclass(frozen=True)
@@ -148,11 +155,27 @@ def run_suite(
     suite: Suite,
     *,
     on_result: Callable[[ProbeResult], None] | None = None,
+    deadline: float | None = None,
 ) -> RunResult:
-    """Run every target of ``suite`` in file order; one :class:`TargetResult` per target."""
+    """Run every target of ``suite`` in file order; one :class:`TargetResult` per target.
+
+    ``deadline`` (seconds) bounds the whole run: targets reached after it get what is left
+    (at least a moment, so each still reports its probes as timeouts instead of vanishing).
+    """
+    import time
+
     from mtlscheck._model import RunResult
 
-    return RunResult(tuple(t.run(on_result=on_result) for t in suite.targets))
+    end = None if deadline is None else time.monotonic() + deadline
+    return RunResult(
+        tuple(
+            t.run(
+                on_result=on_result,
+                deadline=None if end is None else max(0.001, end - time.monotonic()),
+            )
+            for t in suite.targets
+        )
+    )
 
 
 # --------------------------------------------------------------------------- parsing

@@ -15,7 +15,9 @@ import typing
 
 import httpcore
 import httpx
+from OpenSSL import SSL
 
+from mtlscheck._io import Cancelled
 from mtlscheck._tls import TLSClient
 
 __all__ = ["OneConnectionTransport"]
@@ -27,12 +29,15 @@ class _TLSStream(httpcore.NetworkStream):
     def __init__(self, client: TLSClient) -> None:
         self._client = client
 
+    # Only wire errors become httpcore errors: a bug of ours must surface as itself (and be
+    # reported as internal-error), not be disguised as something the server did.
+
     def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
         try:
             return self._client.recv(max_bytes)
         except TimeoutError as exc:
             raise httpcore.ReadTimeout(str(exc)) from exc
-        except Exception as exc:
+        except (OSError, SSL.Error, Cancelled) as exc:
             raise httpcore.ReadError(str(exc) or type(exc).__name__) from exc
 
     def write(self, buffer: bytes, timeout: float | None = None) -> None:
@@ -40,7 +45,7 @@ class _TLSStream(httpcore.NetworkStream):
             self._client.send(buffer)
         except TimeoutError as exc:
             raise httpcore.WriteTimeout(str(exc)) from exc
-        except Exception as exc:
+        except (OSError, SSL.Error, Cancelled) as exc:
             raise httpcore.WriteError(str(exc) or type(exc).__name__) from exc
 
     def close(self) -> None:
