@@ -1,0 +1,237 @@
+"""Writing files without being tricked: no write through a link, no partial file, no leftovers.
+
+mtlscheck writes into places other users may share (``$TMPDIR``, a ``--save-certs``
+directory, the directory of ``-o FILE``).  Whoever can write there can plant a symbolic link
+named like a file we are about to write (``expired.pem -> ~/.bashrc``) and make us overwrite
+any file we may write.  So every file is created here, with ``O_CREAT | O_EXCL | O_NOFOLLOW``:
+the kernel refuses to follow a link or reuse an existing file, whatever happened between a
+check and the write.  A link found where we write is refused, never followed nor removed.
+
+Reports are written to a temporary file in the target's directory and renamed into place, so
+a crash, a full disk or a signal never leaves a truncated report behind.
+
+Minted private keys live in temporary directories; :func:`track` registers each one so the
+CLI's SIGTERM/SIGHUP handler can remove them at once, before anything else runs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import stat
+import tempfile
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+from mtlscheck._errors import InputError
+
+__all__ = [
+    "atomic_write",
+    "private_dir",
+    "remove_tracked",
+    "temporary_directory",
+    "track",
+    "track_path",
+    "untrack_path",
+    "write_new",
+]
+
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+
+
+def _why(exc: OSError) -> str:
+    return exc.strerror or str(exc)
+
+
+def _lstat(path: Path) -> os.stat_result | None:
+    try:
+        return os.lstat(path)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise InputError(f"cannot use {path}: {_why(exc)}") from None
+
+
+def _refuse_odd(path: Path, st: os.stat_result) -> None:
+    """Refuse anything but a regular file at a path we are about to (re)write."""
+    if stat.S_ISLNK(st.st_mode):
+        raise InputError(f"{path} is a symbolic link; refusing to write through it")
+    if stat.S_ISDIR(st.st_mode):
+        raise InputError(f"{path} is a directory")
+    if not stat.S_ISREG(st.st_mode):
+        raise InputError(f"{path} exists and is not a regular file")
+
+
+def write_new(path: Path | str, data: bytes, *, mode: int, replace: bool = False) -> None:
+    """Create ``path`` with exactly ``mode`` (whatever the umask) and write ``data``.
+
+    ``replace``: an existing *regular file* is removed first; otherwise it is an error.  A
+    symbolic link, directory, FIFO or device at ``path`` is always refused.  The file is opened
+    with ``O_EXCL | O_NOFOLLOW``, so a link planted between the check and the open fails the
+    open instead of redirecting the write.
+    """
+    p = Path(path)
+    st = _lstat(p)
+    if st is not None:
+        _refuse_odd(p, st)
+        if not replace:
+            raise InputError(f"{p} exists; use --force to overwrite")
+        try:
+            p.unlink()
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            raise InputError(f"cannot replace {p}: {_why(exc)}") from None
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | _NOFOLLOW | _CLOEXEC
+    try:
+        fd = os.open(p, flags, mode)
+    except FileExistsError:
+        raise InputError(f"{p} appeared while writing it; refusing to overwrite it") from None
+    except OSError as exc:
+        raise InputError(f"cannot write {p}: {_why(exc)}") from None
+    try:
+        if not mode & 0o077:
+            os.fchmod(fd, mode)  # a private file is private whatever the umask says
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view) :]
+    except OSError as exc:
+        os.close(fd)
+        with contextlib.suppress(OSError):
+            p.unlink()
+        raise InputError(f"cannot write {p}: {_why(exc)}") from None
+    os.close(fd)
+
+
+def private_dir(path: Path | str, what: str) -> Path:
+    """``path`` as a directory only we can use: created 0700, or an existing real directory.
+
+    An existing one must not be a symbolic link and must belong to us: a directory planted by
+    another user in a shared place is theirs to fill with links.
+    """
+    p = Path(path)
+    st = _lstat(p)
+    if st is None:
+        try:
+            p.parent.mkdir(parents=True, exist_ok=True)
+            p.mkdir(mode=0o700)
+            os.chmod(p, 0o700, follow_symlinks=False)
+        except OSError as exc:
+            raise InputError(f"cannot create {what} {p}: {_why(exc)}") from None
+        return p
+    if stat.S_ISLNK(st.st_mode):
+        raise InputError(f"{what} {p} is a symbolic link; give the real directory")
+    if not stat.S_ISDIR(st.st_mode):
+        raise InputError(f"{what} {p} exists and is not a directory")
+    if hasattr(os, "geteuid") and st.st_uid != os.geteuid():
+        raise InputError(f"{what} {p} belongs to another user; give a directory of your own")
+    return p
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def atomic_write(path: Path | str, data: bytes) -> None:
+    """Write ``data`` to ``path`` all at once: a temporary file next to it, then a rename.
+
+    Readers see the old file or the whole new one, never a part.  The rename replaces a
+    symbolic link at ``path`` by the file (it never writes through the link).  The new file
+    keeps the mode of the regular file it replaces, else gets the mode a plain
+    ``open(path, "w")`` would give it.
+    """
+    p = Path(path)
+    st = _lstat(p)
+    if st is not None and stat.S_ISDIR(st.st_mode):
+        raise InputError(f"cannot write {p}: it is a directory")
+    if st is not None and stat.S_ISREG(st.st_mode):
+        mode = stat.S_IMODE(st.st_mode)
+    else:
+        mode = 0o666 & ~_umask()
+    parent = p.parent
+    try:
+        fd, tmp_name = tempfile.mkstemp(dir=parent, prefix=f".{p.name}.", suffix=".tmp")
+    except OSError as exc:
+        raise InputError(f"cannot write {p}: {_why(exc)}") from None
+    tmp = Path(tmp_name)
+    track_path(tmp)
+    try:
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+            os.fchmod(fd, mode)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, p)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise InputError(f"cannot write {p}: {_why(exc)}") from None
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
+    finally:
+        untrack_path(tmp)
+
+
+# --------------------------------------------------------------------------- cleanup on signals
+
+_tracked: set[Path] = set()
+_tracked_lock = threading.RLock()  # re-entered by a signal handler in the main thread
+
+
+def track_path(path: Path) -> None:
+    """Register ``path`` (a file or directory we made) for :func:`remove_tracked`."""
+    with _tracked_lock:
+        _tracked.add(path)
+
+
+def untrack_path(path: Path) -> None:
+    with _tracked_lock:
+        _tracked.discard(path)
+
+
+@contextlib.contextmanager
+def track(path: Path) -> Iterator[Path]:
+    """Register ``path`` for :func:`remove_tracked` while the block runs."""
+    track_path(path)
+    try:
+        yield path
+    finally:
+        untrack_path(path)
+
+
+@contextlib.contextmanager
+def temporary_directory(prefix: str) -> Iterator[Path]:
+    """A 0700 temporary directory, removed when the block ends *or* when a signal arrives.
+
+    Like :class:`tempfile.TemporaryDirectory`, plus registration with :func:`track`: a
+    SIGTERM handler must not have to wait for the block to unwind (probes still running in
+    other threads) before the minted keys in it are gone.
+    """
+    path = Path(tempfile.mkdtemp(prefix=prefix))
+    try:
+        with track(path):
+            yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def remove_tracked() -> None:
+    """Remove every tracked file and directory now (called from a signal handler)."""
+    with _tracked_lock:
+        paths = list(_tracked)
+    for path in paths:
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            with contextlib.suppress(OSError):
+                path.unlink()
