@@ -42,6 +42,8 @@ class Code(StrEnum):
     VALID_CERT_REJECTED = "valid-cert-rejected"
     CA_NAMES_EXCLUDE_CLIENT_ISSUER = "ca-names-exclude-client-issuer"
     VERIFY_DEPTH_TOO_SMALL = "verify-depth-too-small"
+    CLIENT_CA_INCOMPLETE = "client-ca-incomplete"
+    CLIENT_AUTH_CHECKED_OVER_HTTP = "client-auth-checked-over-http"
     EXPIRED_CERT_ACCEPTED = "expired-cert-accepted"
     NOT_YET_VALID_CERT_ACCEPTED = "not-yet-valid-cert-accepted"
     FOREIGN_CA_ACCEPTED = "foreign-ca-accepted"
@@ -480,14 +482,39 @@ def _ca_names_exclude(ev: Evidence) -> tuple[list[ProbeResult], str] | None:
     return None
 
 
+def _chain_root(r: ProbeResult) -> str | None:
+    """The name of the root our chain ends in: the issuer of the last certificate we sent."""
+    return r.facts.client_chain[-1].issuer if r.facts is not None and r.facts.client_chain else None
+
+
+def _anchor_missing(r: ProbeResult) -> tuple[tuple[str, ...], str] | None:
+    """A refused chain (leaf + intermediates) whose intermediate the server advertises while
+    its root is not among the CA names: (advertised CAs of our chain, the root).
+
+    nginx, Apache and HAProxy send every CA of their client CA file as CA names, and OpenSSL
+    only ends a chain at a self-signed trust anchor: a file with the intermediate alone fails
+    every client with "unable to get issuer certificate" (verify error 2), whatever the depth.
+    """
+    f = r.facts
+    root = _chain_root(r)
+    if f is None or root is None or len(f.client_chain) < 2 or not f.ca_names:
+        return None
+    ours = tuple(n for n in f.ca_names if n in _client_issuers(r))
+    if not ours or root in f.ca_names:
+        return None
+    return ours, root
+
+
 def _depth_suspect(ev: Evidence, rejected_valid: list[ProbeResult]) -> bool:
     """The full chain was refused with a generic certificate error although the server
-    advertises its root: typical of a verify depth smaller than the chain."""
+    advertises its root (or sends no CA names): typical of a verify depth smaller than the
+    chain.  When it advertises an intermediate but not the root, the cause is the missing
+    trust anchor instead (client-ca-incomplete), whatever the depth."""
     for r in rejected_valid:
         f, o = r.facts, r.outcome
         if f is None or o is None or len(f.client_chain) < 2:
             continue
-        if f.ca_names and not _client_issuers(r) & set(f.ca_names):
+        if f.ca_names and _chain_root(r) not in f.ca_names:
             continue
         nginx_error = o.kind is OutcomeKind.HTTP and _NGINX_CERT_ERROR in o.detail
         apache_depth = o.kind is OutcomeKind.TLS_ALERT and o.alert == "internal_error"
@@ -517,6 +544,12 @@ def rule_valid_rejected(ev: Evidence) -> Iterable[Finding]:
             f"not the issuer {excluded[1]} (see {Code.CA_NAMES_EXCLUDE_CLIENT_ISSUER})"
         )
         fix_key = str(Code.CA_NAMES_EXCLUDE_CLIENT_ISSUER)
+    elif (anchor := next(filter(None, map(_anchor_missing, rej)), None)) is not None:
+        cause = (
+            f"likely cause: the server trusts the intermediate {'; '.join(anchor[0])} but not "
+            f"the root {anchor[1]} above it (see {Code.CLIENT_CA_INCOMPLETE})"
+        )
+        fix_key = str(Code.CLIENT_CA_INCOMPLETE)
     elif _depth_suspect(ev, rej):
         cause = (
             "likely cause: the verify depth is smaller than the chain "
@@ -584,19 +617,108 @@ def rule_depth(ev: Evidence) -> Iterable[Finding]:
         return
     f = rej[0].facts
     n = len(f.client_chain) if f is not None else 2
+    root = _chain_root(rej[0])
+    why = (
+        f"although the server advertises its root {root}"
+        if f is not None and root in f.ca_names
+        else "(the server sends no CA names, so this is read from the error alone)"
+    )
     yield _finding(
         Code.VERIFY_DEPTH_TOO_SMALL,
         Severity.ERROR,
         f"likely: the server's verify depth is too small for the {n}-certificate client "
-        f"chain (leaf + intermediates), which is refused although the server advertises its "
-        f"root: {listing(rej, 2)}; "
+        f"chain (leaf + intermediates), which is refused {why}: {listing(rej, 2)}; "
         + (
             "Apache answers internal_error and logs 'Certificate Chain too long'"
             if any(r.outcome is not None and r.outcome.alert == "internal_error" for r in rej)
-            else "the server log would say 'certificate chain too long'"
+            else ev.hint(
+                {
+                    # measured with nginx 1.22 / OpenSSL 3: the depth limit stops the chain
+                    # building, so the error is never "certificate chain too long"
+                    "nginx": "nginx's error.log shows a verify error that hides the depth "
+                    "(20 'unable to get local issuer certificate', or 3 'unable to get "
+                    "certificate CRL' with ssl_crl): OpenSSL stops building the chain at the "
+                    "depth limit",
+                },
+                "the server log names a chain error ('certificate chain too long', or with "
+                "OpenSSL 3 'unable to get local issuer certificate')",
+            )
         ),
         names(rej),
         n=str(n),
+    )
+
+
+def rule_client_ca_incomplete(ev: Evidence) -> Iterable[Finding]:
+    rej = ev.rejected("valid")
+    if not rej or _own_cert_problem(rej[0]) is not None:
+        return
+    hit = [(r, found) for r in rej if (found := _anchor_missing(r)) is not None]
+    if not hit:
+        return
+    (r, (advertised, root)) = hit[0]
+    yield _finding(
+        Code.CLIENT_CA_INCOMPLETE,
+        Severity.ERROR,
+        f"likely: the server's client CA file holds the intermediate {'; '.join(advertised)} "
+        f"but not its root {root} (the CA names it advertises: "
+        f"{'; '.join(r.facts.ca_names if r.facts else ())}); OpenSSL ends a chain only at a "
+        "self-signed trust anchor, so every client of that intermediate is refused whatever "
+        f"the verify depth: {listing([x for x, _ in hit], 2)}; "
+        + ev.hint(
+            {
+                "nginx": "nginx logs 'client SSL certificate verify error: (2:unable to get "
+                "issuer certificate)'",
+                "apache": "Apache logs AH02276 'Certificate Verification: Error (2): unable to "
+                "get issuer certificate'",
+                "haproxy": "HAProxy logs 'SSL client CA chain cannot be verified'",
+            },
+            "the server log says 'unable to get issuer certificate' (verify error 2)",
+        ),
+        names(x for x, _ in hit),
+    )
+
+
+def rule_checked_over_http(ev: Evidence) -> Iterable[Finding]:
+    """The certificate is requested but not required in TLS, and an HTTP rule refuses clients
+    without one: secure where the rule applies.  Explains a 403 where nginx's own check says
+    400 (the nginx profile accepts both)."""
+    req = ev.requested_in_handshake
+    no_cert = ev.ran("no-cert")
+    if not req or not no_cert or ev.accepted("no-cert"):
+        return
+    by_http = [
+        r
+        for r in no_cert
+        if r.outcome is not None
+        and r.outcome.kind is OutcomeKind.HTTP
+        and r.outcome.status in (401, 403)
+        and r.facts is not None
+        and r.facts.cert_requested
+        and r.facts.handshake_completed
+    ]
+    if not by_http:
+        return
+    yield _finding(
+        Code.CLIENT_AUTH_CHECKED_OVER_HTTP,
+        Severity.INFO,
+        "the server asks for a client certificate but does not require it in TLS; an HTTP rule "
+        f"refuses clients without one instead: {listing(by_http, 2)}.  Secure for the probed "
+        "URL, but only where that rule applies: every protected location needs it ("
+        + ev.hint(
+            {
+                "nginx": "nginx ssl_verify_client optional with "
+                "if ($ssl_client_verify != SUCCESS) { return 403; }; nginx's own check "
+                "(ssl_verify_client on) answers 400 for every location",
+                "apache": "Apache SSLVerifyClient optional with "
+                "Require expr %{SSL_CLIENT_VERIFY} == 'SUCCESS'",
+                "haproxy": "HAProxy verify optional with an http-request deny on ssl_c_verify",
+            },
+            "e.g. nginx ssl_verify_client optional with a $ssl_client_verify check, Apache "
+            "SSLVerifyClient optional with Require expr",
+        )
+        + ")",
+        names([*by_http, req[0]]),
     )
 
 
@@ -772,9 +894,11 @@ RULES: tuple[Rule, ...] = (
     rule_server_cert,
     rule_not_requested,
     rule_optional,
+    rule_checked_over_http,
     rule_per_location,
     rule_valid_rejected,
     rule_ca_names,
+    rule_client_ca_incomplete,
     rule_depth,
     rule_foreign,
     rule_expired,

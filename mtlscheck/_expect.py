@@ -136,8 +136,11 @@ class ServerProfile(StrEnum):
 
 _REJECT_BY_PROFILE: Mapping[ServerProfile, str] = {
     ServerProfile.GENERIC: "rejected",
-    # ssl_verify_client on: the handshake completes, then 400 (internally 495/496).
-    ServerProfile.NGINX: "400",
+    # ssl_verify_client on: the handshake completes, then 400 (internally 495/496).  403 too:
+    # ssl_verify_client optional plus `if ($ssl_client_verify != SUCCESS) { return 403; }` is
+    # the documented nginx way to protect some locations only, and just as secure for them
+    # (the diagnosis notes it as client-auth-checked-over-http).
+    ServerProfile.NGINX: "400|403",
     # SSLVerifyClient require: an alert, in the handshake (TLS 1.2) or on the first read (1.3).
     ServerProfile.APACHE: "alert",
     ServerProfile.HAPROXY: "alert",

@@ -82,6 +82,33 @@ FIXES: Mapping[str, Mapping[str, str]] = {
         "intermediate",
         "caddy": "add the intermediate to trusted_ca_cert_file (Go needs the issuer chain)",
     },
+    "client-ca-incomplete": {
+        "nginx": "ssl_client_certificate /etc/nginx/client-ca.pem;  must end in the ROOT: append "
+        "the root CA after the intermediate.  To advertise only the intermediate, keep it there "
+        "and put the root in ssl_trusted_certificate /etc/nginx/client-root.pem; (trusted, not "
+        "advertised).  Trusting the root trusts every CA under it: to admit this intermediate "
+        'only, add if ($ssl_client_i_dn != "<its DN>") { return 403; }',
+        "apache": "SSLCACertificateFile /etc/apache2/client-ca.pem  must hold the intermediate "
+        "AND its root (to advertise only the intermediate: SSLCADNRequestFile with the "
+        "intermediate alone).  To admit this intermediate only: "
+        "Require expr %{SSL_CLIENT_I_DN} == '<its DN>'",
+        "haproxy": "bind ... ca-file /etc/haproxy/client-intermediate.pem "
+        "ca-verify-file /etc/haproxy/client-root.pem  (ca-verify-file: trusted to end the "
+        "chain, not advertised; HAProxy >= 2.2), or put both CAs in ca-file",
+        "caddy": "Caddy (Go) accepts an intermediate as trust anchor; if it refuses, check "
+        "trusted_ca_cert_file holds the issuing CA",
+    },
+    "client-auth-checked-over-http": {
+        "nginx": "nothing to fix if every protected location has "
+        "if ($ssl_client_verify != SUCCESS) { return 403; }.  To enforce for the whole "
+        "server { } instead: ssl_verify_client on;",
+        "apache": "nothing to fix if every protected <Location> has "
+        "Require expr %{SSL_CLIENT_VERIFY} == 'SUCCESS'.  To enforce for the whole "
+        "<VirtualHost> instead: SSLVerifyClient require",
+        "haproxy": "nothing to fix if the deny rule covers every protected path.  To enforce in "
+        "TLS instead: bind ... verify required",
+        "caddy": "to enforce in TLS: client_auth { mode require_and_verify }",
+    },
     "expired-cert-accepted": _VERIFY,
     "not-yet-valid-cert-accepted": _VERIFY,
     "foreign-ca-accepted": {

@@ -45,7 +45,7 @@ from servers import HOST, ApacheServer, CaddyServer, HAProxyServer, NginxServer,
 
 from mtlscheck import check
 from mtlscheck._diagnose import Code
-from mtlscheck._model import Severity, TargetResult
+from mtlscheck._model import Severity, TargetResult, Verdict
 from mtlscheck._pki import PKI
 
 pytestmark = pytest.mark.realserver
@@ -67,6 +67,8 @@ CLIENT_AUTH_CODES = {
     Code.CLIENT_EKU_NOT_ENFORCED,
     Code.REVOCATION_NOT_CHECKED,
     Code.CHAIN_INCOMPLETE,
+    Code.CLIENT_CA_INCOMPLETE,
+    Code.CLIENT_AUTH_CHECKED_OVER_HTTP,
 }
 
 
@@ -104,6 +106,32 @@ def apache_crl_without_check(pki: PKI) -> str:
     return frag.replace("    SSLCARevocationCheck chain\n", "")
 
 
+def intermediate_only(server: type[RealServer]) -> Callable[[PKI], str]:
+    """The client CA file holds the intermediate CA and not its root (issue 7, item 8a)."""
+    return lambda p: server.mtls_fragment(
+        **paths(p, client_ca=p.role("intermediate-ca").cert, crl=None)
+    )
+
+
+def nginx_intermediate_advertised_root_trusted(pki: PKI) -> str:
+    """The client-ca-incomplete fix for nginx: advertise the intermediate, trust the root."""
+    frag = intermediate_only(NginxServer)(pki)
+    return frag.replace(
+        "    ssl_verify_client on;",
+        f"    ssl_trusted_certificate {pki.ca_cert};\n    ssl_verify_client on;",
+    )
+
+
+def nginx_optional_with_403(pki: PKI, mode: str = "optional") -> str:
+    """ssl_verify_client optional + the documented $ssl_client_verify check (item 8b)."""
+    frag = NginxServer.mtls_fragment(**paths(pki), verify=mode)
+    marker = "        default_type text/plain;\n"
+    assert marker in frag
+    return frag.replace(
+        marker, marker + "        if ($ssl_client_verify != SUCCESS) { return 403; }\n"
+    )
+
+
 def apache_per_location(pki: PKI) -> str:
     return (
         f"<VirtualHost {HOST}:{{port}}>\n"
@@ -139,6 +167,8 @@ class Case:
     check_kwargs: dict[str, Any] = field(default_factory=dict)
     says: dict[str, str] = field(default_factory=dict)
     """code -> text its message must contain (the cause named for this server)."""
+    log: str = ""
+    """Text the server's own log must contain: the finding's cause is what the server saw."""
 
 
 def codes(*cs: Code) -> frozenset[str]:
@@ -253,7 +283,51 @@ CASES = [
         ["valid", "chain-missing"],
         identity="intermediate",
         present=codes(C.VALID_CERT_REJECTED, C.VERIFY_DEPTH_TOO_SMALL),
-        absent=codes(C.CA_NAMES_EXCLUDE_CLIENT_ISSUER, C.CHAIN_INCOMPLETE),
+        absent=codes(C.CA_NAMES_EXCLUDE_CLIENT_ISSUER, C.CHAIN_INCOMPLETE, C.CLIENT_CA_INCOMPLETE),
+        says={C.VERIFY_DEPTH_TOO_SMALL: "advertises its root"},
+        # with ssl_crl the truncated chain fails on the root's CRL (3), without it on the
+        # issuer (20); never "certificate chain too long"
+        log="client SSL certificate verify error: (3:unable to get certificate CRL)",
+    ),
+    Case(
+        # Used to be diagnosed as verify-depth-too-small ("advertises its root", a depth of 2
+        # that was already set).  nginx logs "(2:unable to get issuer certificate)".
+        "nginx-client-ca-intermediate-only",
+        NginxServer,
+        intermediate_only(NginxServer),
+        ["valid", "chain-missing"],
+        identity="intermediate",
+        present=codes(C.VALID_CERT_REJECTED, C.CLIENT_CA_INCOMPLETE),
+        absent=codes(
+            C.VERIFY_DEPTH_TOO_SMALL, C.CA_NAMES_EXCLUDE_CLIENT_ISSUER, C.CHAIN_INCOMPLETE
+        ),
+        says={
+            C.VALID_CERT_REJECTED: str(C.CLIENT_CA_INCOMPLETE),
+            C.CLIENT_CA_INCOMPLETE: "(2:unable to get issuer certificate)",
+        },
+        log="(2:unable to get issuer certificate)",
+    ),
+    Case(
+        "nginx-client-ca-intermediate-advertised-root-trusted",
+        NginxServer,
+        nginx_intermediate_advertised_root_trusted,
+        ["valid", "no-cert", "wrong-ca"],
+        identity="intermediate",
+        no_errors=True,
+        absent=codes(C.CLIENT_CA_INCOMPLETE, C.VALID_CERT_REJECTED),
+    ),
+    Case(
+        # The documented way to protect some locations only: secure, and the nginx profile
+        # accepts its 403 (see test_nginx_optional_with_403_meets_the_nginx_profile).
+        "nginx-optional-with-403-check",
+        NginxServer,
+        nginx_optional_with_403,
+        ["no-cert", "valid", "expired", "wrong-ca"],
+        present=codes(C.CLIENT_AUTH_CHECKED_OVER_HTTP),
+        absent=codes(C.CLIENT_AUTH_OPTIONAL, C.CLIENT_AUTH_NOT_REQUESTED),
+        no_errors=True,
+        says={C.CLIENT_AUTH_CHECKED_OVER_HTTP: "$ssl_client_verify"},
+        check_kwargs={"server": "nginx"},
     ),
     # --- Apache --------------------------------------------------------------------------------
     Case(
@@ -297,6 +371,18 @@ CASES = [
         present=codes(C.VALID_CERT_REJECTED, C.VERIFY_DEPTH_TOO_SMALL),
         says={C.VERIFY_DEPTH_TOO_SMALL: "Apache answers internal_error"},
     ),
+    Case(
+        "apache-client-ca-intermediate-only",
+        ApacheServer,
+        intermediate_only(ApacheServer),
+        ["valid"],
+        identity="intermediate",
+        present=codes(C.VALID_CERT_REJECTED, C.CLIENT_CA_INCOMPLETE),
+        absent=codes(C.VERIFY_DEPTH_TOO_SMALL),
+        says={C.CLIENT_CA_INCOMPLETE: "AH02276"},
+        check_kwargs={"server": "apache"},
+        log="Error (2): unable to get issuer certificate",
+    ),
     # --- HAProxy -------------------------------------------------------------------------------
     Case(
         "haproxy-verify-optional",
@@ -313,6 +399,16 @@ CASES = [
         ["no-cert", "valid", "expired"],
         present=codes(C.CLIENT_AUTH_NOT_REQUESTED),
         absent=codes(C.CLIENT_AUTH_OPTIONAL),
+    ),
+    Case(
+        "haproxy-client-ca-intermediate-only",
+        HAProxyServer,
+        intermediate_only(HAProxyServer),
+        ["valid"],
+        identity="intermediate",
+        present=codes(C.VALID_CERT_REJECTED, C.CLIENT_CA_INCOMPLETE),
+        absent=codes(C.VERIFY_DEPTH_TOO_SMALL),
+        log="SSL client CA chain cannot be verified",
     ),
     # --- Caddy ---------------------------------------------------------------------------------
     Case(
@@ -412,6 +508,7 @@ def test_real_misconfiguration(case: Case, server_pki: PKI, test_pki_dir: Path) 
     messages = {f.code: f.message for f in result.findings}
     for code, text in case.says.items():
         assert text in messages.get(code, ""), what
+    assert case.log in logs, what
     if case.no_errors:
         assert [f for f in result.findings if f.severity is Severity.ERROR] == [], what
     for f in result.findings:
@@ -505,3 +602,26 @@ def test_timeout(silent_port: int, test_pki_dir: Path) -> None:
     )
     assert [f.code for f in result.findings] == [Code.TIMEOUT]
     assert "no-cert[tls1.3]" in result.findings[0].evidence
+
+
+@pytest.mark.parametrize("mode", ["optional", "optional_no_ca"])
+def test_nginx_optional_with_403_meets_the_nginx_profile(
+    mode: str, server_pki: PKI, test_pki_dir: Path, nginx_factory: Callable[..., NginxServer]
+) -> None:
+    """Issue 7, item 8b: `ssl_verify_client optional` (or optional_no_ca) plus
+    `if ($ssl_client_verify != SUCCESS) { return 403; }` refuses every bad certificate (nginx's
+    own 400 for a failed verification, the rule's 403 for none or, under optional_no_ca, an
+    unknown CA).  That is secure, so every probe passes under --server nginx (the profile
+    expects 400|403), and an info finding says where the 403 comes from."""
+    srv = nginx_factory(nginx_optional_with_403(server_pki, mode))
+    result = check(srv.url, probes=ALL, pki=test_pki_dir, server="nginx")
+    what = describe(result)
+    by = {r.name: r for r in result.results}
+    for v in ("1.2", "1.3"):
+        no_cert = by[f"no-cert[tls{v}]"].outcome
+        assert no_cert is not None and no_cert.status == 403, what  # the rule, not nginx's 400
+    assert all(r.verdict is Verdict.PASS for r in result.results), what
+    assert result.ok, what
+    f = {x.code: x for x in result.findings}
+    assert Code.CLIENT_AUTH_CHECKED_OVER_HTTP in f, what
+    assert [x for x in result.findings if x.severity is not Severity.INFO] == [], what

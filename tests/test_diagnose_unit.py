@@ -85,6 +85,8 @@ def test_codes_are_kebab_case_unique_and_have_fixes() -> None:
         Code.REVOCATION_NOT_CHECKED,
         Code.CA_NAMES_EXCLUDE_CLIENT_ISSUER,
         Code.VERIFY_DEPTH_TOO_SMALL,
+        Code.CLIENT_CA_INCOMPLETE,
+        Code.CLIENT_AUTH_CHECKED_OVER_HTTP,
         Code.TLS13_NOT_OFFERED,
         Code.PER_LOCATION_CLIENT_AUTH,
     }
@@ -245,3 +247,99 @@ def test_every_rule_copes_with_nothing(rule: Any) -> None:
     from mtlscheck._diagnose import Evidence
 
     assert list(rule(Evidence((), ServerProfile.GENERIC, (), False))) == []
+
+
+# --------------------------------------------------------------------------- chains (issue 7/8a)
+
+INTER = "O=test,CN=inter"
+CHAIN = (cert(issuer=INTER), cert(subject=INTER, issuer=ROOT))
+NGINX_CERT_ERROR = "The SSL certificate error"
+
+
+def test_intermediate_only_ca_file_is_a_missing_anchor_not_a_depth() -> None:
+    """The CA names hold our intermediate but not its root: nginx's 'unable to get issuer
+    certificate', whatever ssl_verify_depth says."""
+    rs = [res("valid", "1.3", http(400, NGINX_CERT_ERROR), client_chain=CHAIN, ca_names=(INTER,))]
+    f = found(rs)
+    assert Code.VERIFY_DEPTH_TOO_SMALL not in f
+    assert Code.CA_NAMES_EXCLUDE_CLIENT_ISSUER not in f
+    inc = f[Code.CLIENT_CA_INCOMPLETE]
+    assert inc.severity is Severity.ERROR
+    assert ROOT in inc.message and INTER in inc.message
+    assert "unable to get issuer certificate" in inc.message
+    assert inc.fixes[0][0] == "nginx" and "ssl_trusted_certificate" in inc.fixes[0][1]
+    assert "ca-verify-file" in dict(inc.fixes)["haproxy"]
+    assert str(Code.CLIENT_CA_INCOMPLETE) in f[Code.VALID_CERT_REJECTED].message
+    assert f[Code.VALID_CERT_REJECTED].fixes == inc.fixes
+
+
+def test_missing_anchor_on_an_alerting_server_and_a_longer_chain() -> None:
+    """Apache/HAProxy answer unknown_ca; a chain with two intermediates whose upper one is
+    advertised is missing its root just the same."""
+    chain = (
+        cert(issuer="CN=inter2"),
+        cert(subject="CN=inter2", issuer=INTER),
+        cert(subject=INTER, issuer=ROOT),
+    )
+    rs = [res("valid", "1.2", alert("unknown_ca", Phase.HANDSHAKE), client_chain=chain,
+              ca_names=(INTER,))]  # fmt: skip
+    f = found(rs, profile=ServerProfile.APACHE)
+    assert "AH02276" in f[Code.CLIENT_CA_INCOMPLETE].message
+    assert Code.VERIFY_DEPTH_TOO_SMALL not in f
+
+
+def test_root_trusted_without_being_advertised_and_accepted_is_fine() -> None:
+    """nginx ssl_trusted_certificate / HAProxy ca-verify-file: the intermediate advertised, the
+    root trusted; the valid certificate gets in, so nothing is wrong."""
+    rs = [res("valid", "1.3", http(200), client_chain=CHAIN, ca_names=(INTER,))]
+    assert found(rs) == {}
+
+
+def test_depth_finding_needs_the_root_advertised_and_says_so() -> None:
+    rs = [res("valid", "1.3", http(400, NGINX_CERT_ERROR), client_chain=CHAIN, ca_names=(ROOT,))]
+    f = found(rs)
+    assert Code.CLIENT_CA_INCOMPLETE not in f
+    depth = f[Code.VERIFY_DEPTH_TOO_SMALL]
+    assert f"advertises its root {ROOT}" in depth.message
+    assert "unable to get local issuer certificate" in depth.message  # what nginx 1.22 logs
+
+
+def test_depth_without_ca_names_does_not_claim_the_root_is_advertised() -> None:
+    rs = [res("valid", "1.3", http(400, NGINX_CERT_ERROR), client_chain=CHAIN, ca_names=())]
+    depth = found(rs)[Code.VERIFY_DEPTH_TOO_SMALL]
+    assert "advertises" not in depth.message and "no CA names" in depth.message
+
+
+# --------------------------------------------------------------------------- 403 (issue 7/8b)
+
+
+def test_no_cert_refused_over_http_after_a_request_is_explained() -> None:
+    """ssl_verify_client optional + `if ($ssl_client_verify != SUCCESS) { return 403; }`."""
+    rs = [
+        res("no-cert", "1.3", http(403, "403 Forbidden")),
+        res("valid", "1.3", http(200)),
+        res("expired", "1.3", http(400, NGINX_CERT_ERROR)),
+    ]
+    f = found(rs, profile=ServerProfile.NGINX)
+    assert set(f) == {Code.CLIENT_AUTH_CHECKED_OVER_HTTP}
+    info = f[Code.CLIENT_AUTH_CHECKED_OVER_HTTP]
+    assert info.severity is Severity.INFO
+    assert "$ssl_client_verify" in info.message and "no-cert[tls1.3]" in info.evidence
+    assert info.fixes[0][0] == "nginx"
+
+
+def test_not_checked_over_http_when_no_cert_gets_in_or_nothing_was_requested() -> None:
+    assert Code.CLIENT_AUTH_CHECKED_OVER_HTTP not in found([res("no-cert", "1.3", http(200))])
+    unrequested = [res("no-cert", "1.3", http(403), cert_requested=False, ca_names=())]
+    assert Code.CLIENT_AUTH_CHECKED_OVER_HTTP not in found(unrequested)
+    nginx_own = [res("no-cert", "1.3", http(400, "No required SSL certificate was sent"))]
+    assert Code.CLIENT_AUTH_CHECKED_OVER_HTTP not in found(nginx_own)
+
+
+def test_nginx_profile_accepts_its_400_and_an_http_rule_403_only() -> None:
+    from mtlscheck._expect import default_expectation
+
+    expect = default_expectation(False, ServerProfile.NGINX)
+    assert expect.matches(http(400, NGINX_CERT_ERROR)) and expect.matches(http(403))
+    assert not expect.matches(http(200)) and not expect.matches(alert("unknown_ca"))
+    assert not expect.matches(http(401))
