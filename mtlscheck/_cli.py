@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
+from mtlscheck import _cli_lint
 from mtlscheck._cli_pki import pki_app
 from mtlscheck._errors import EXIT_USAGE, InputError, MtlscheckError, UsageError
 
@@ -32,6 +33,7 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 app.add_typer(pki_app, name="pki")
+app.command("lint", epilog=_cli_lint.EPILOG)(_cli_lint.lint)
 
 
 def _err(msg: str) -> None:

@@ -58,6 +58,9 @@ class Code(StrEnum):
     TIMEOUT = "timeout"
     TARGET_UNREACHABLE = "target-unreachable"
     CLIENT_CERT_REJECTED_AFTER_HANDSHAKE = "client-cert-rejected-after-handshake"
+    # Found by `mtlscheck lint` only: what a config shows and no probe can see.
+    CLIENT_CERT_ERRORS_NOT_LOGGED = "client-cert-errors-not-logged"
+    REFERENCED_FILE_UNREADABLE = "referenced-file-unreadable"
 
 
 # Probes presenting a certificate that a correct server must refuse, and what is wrong with it.

@@ -33,7 +33,6 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 from mtlscheck._errors import InputError, MtlscheckError
 
@@ -75,6 +74,72 @@ _IDENTITY_KEYS = ("cert", "key")
 _TOP_KEYS = ("version", "defaults", "identities", "targets")
 _VERSIONS = ("1.2", "1.3")
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_MAX_NESTING = 32
+"""Deepest ``[``/``{`` nesting and longest dotted key accepted before TOML parsing: a suite
+needs three or four, while tomllib recurses on brackets and needs memory quadratic in the
+length of a dotted key (``a.a.a...`` of 100 000 parts exhausts memory)."""
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    """``repr(value)``, cut to ``limit`` characters: error messages stay one readable line."""
+    try:
+        text = repr(value)
+    except RecursionError:
+        text = f"<deeply nested {type(value).__name__}>"
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _shape_error(text: str) -> tuple[int, str] | None:
+    """``(line, message)`` when ``text`` nests brackets or dotted keys deeper than any suite
+    does; a small lexer that skips strings and comments, run before :mod:`tomllib` sees it."""
+    i, n, line = 0, len(text), 1
+    depth = dots = 0
+    after_key = False
+    bare = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
+    while i < n:
+        c = text[i]
+        if c in "\"'":
+            quote = c * 3 if text.startswith(c * 3, i) else c
+            j = i + len(quote)
+            while j < n and not text.startswith(quote, j):
+                if text[j] == "\n":
+                    line += 1
+                    if len(quote) == 1:
+                        break  # unterminated: tomllib reports it
+                if c == '"' and text[j] == "\\":
+                    j += 1
+                    line += text[j : j + 1] == "\n"
+                j += 1
+            i = j + len(quote)
+            after_key = True
+            continue
+        if c == "#":
+            while i < n and text[i] != "\n":
+                i += 1
+            continue
+        if c == "\n":
+            line += 1
+            dots, after_key = 0, False
+        elif c in "[{":
+            depth += 1
+            dots, after_key = 0, False
+            if depth > _MAX_NESTING:
+                return line, f"nesting deeper than {_MAX_NESTING} levels"
+        elif c in "]}":
+            depth = max(0, depth - 1)
+            dots, after_key = 0, False
+        elif c == ".":
+            if after_key:
+                dots += 1
+                if dots > _MAX_NESTING:
+                    return line, f"a dotted key of more than {_MAX_NESTING} parts"
+            after_key = False
+        elif c in bare:
+            after_key = True
+        elif c not in " \t\r":
+            dots, after_key = 0, False
+        i += 1
+    return None
 
 
 @dataclass(frozen=True)
@@ -95,6 +160,34 @@ class SuiteTarget:
         """``expired[tls1.3]``-style ids of every probe x version, in run order."""
         return tuple(f"{p}[tls{v}]" for p in self.probes for v in self.versions)
 
+    def check_kwargs(self) -> dict[str, Any]:
+        """Keyword arguments of :func:`mtlscheck.check` for this target (password resolved)."""
+        opts = dict(self.options)
+        env = opts.pop("key_password_env", None)
+        if env is not None:
+            if env not in os.environ:
+                raise InputError(
+                    f"target {self.name}: key_password_env: environment variable {env} is not set"
+                )
+            opts["key_password"] = os.environ[env].encode()
+        opts["tls"] = "both" if len(self.versions) > 1 else self.versions[0]
+        opts["probes"] = self.probes
+        return opts
+
+    def preflight(self, path: Path | None = None) -> None:
+        """Check every value and load every file of this target, without connecting.
+
+        Raises :class:`InputError` (``FILE:LINE: target NAME: ...`` when ``path`` is given).
+        """
+        from mtlscheck._api import prepare
+
+        try:
+            prepare(self.url, **self.check_kwargs())
+        except MtlscheckError as exc:
+            where = f"{path}:{self.line}: " if path is not None and self.line else ""
+            msg = str(exc).removeprefix(f"target {self.name}: ")
+            raise InputError(f"{where}target {self.name}: {msg}") from None
+
     def run(
         self,
         *,
@@ -104,24 +197,19 @@ class SuiteTarget:
         """Probe this target (every probe x version) with :func:`mtlscheck.check`."""
         from mtlscheck._api import check
 
-        opts = dict(self.options)
-        env = opts.pop("key_password_env", None)
-        if env is not None:
-            if env not in os.environ:
-                raise InputError(
-                    f"target {self.name}: key_password_env: environment variable {env} is not set"
-                )
-            opts["key_password"] = os.environ[env].encode()
-        tls = "both" if len(self.versions) > 1 else self.versions[0]
-        return check(
-            self.url, probes=self.probes, tls=tls, on_result=on_result, deadline=deadline, **opts
-        )
+        return check(self.url, on_result=on_result, deadline=deadline, **self.check_kwargs())
 
 
 @dataclass(frozen=True)
 class Suite:
     path: Path
     targets: tuple[SuiteTarget, ...]
+
+    def validate(self) -> None:
+        """:meth:`SuiteTarget.preflight` of every target: a bad identity file in the last
+        target is reported before the first target is probed."""
+        for t in self.targets:
+            t.preflight(self.path)
 
     def target(self, name: str) -> SuiteTarget:
         for t in self.targets:
@@ -136,14 +224,10 @@ def load_suite(path: Path | str, *, defaults: Mapping[str, Any] | None = None) -
     ``defaults`` are option values below the file's own ``[defaults]`` (the pytest plugin
     passes its ``--mtls-*`` options here); relative paths in them are taken as given.
     """
+    from mtlscheck._files import read_input_text
+
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise InputError(f"suite file not found: {p}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"cannot read suite file {p}: {getattr(exc, 'strerror', exc)}") from None
-    return parse_suite(text, p, defaults=defaults)
+    return parse_suite(read_input_text(p, "suite"), p, defaults=defaults)
 
 
 def parse_suite(text: str, path: Path | str, *, defaults: Mapping[str, Any] | None = None) -> Suite:
@@ -166,6 +250,7 @@ def run_suite(
 
     from mtlscheck._model import RunResult
 
+    suite.validate()  # every target, identities included, before the first probe
     end = None if deadline is None else time.monotonic() + deadline
     return RunResult(
         tuple(
@@ -250,7 +335,7 @@ class _Parser:
 
     def _str(self, value: Any, where: tuple[str | int, ...], what: str) -> str:
         if not isinstance(value, str) or not value.strip():
-            raise self.error(where, f"{what} must be a non-empty string, got {value!r}")
+            raise self.error(where, f"{what} must be a non-empty string, got {_short(value)}")
         return self._expand(value.strip(), where)
 
     def _path(self, value: Any, where: tuple[str | int, ...], what: str) -> str:
@@ -278,7 +363,7 @@ class _Parser:
             name = value.strip()
             if name not in named:
                 known = ", ".join(named) or "none defined"
-                raise self.error(where, f"unknown identity {name!r} (known: {known})")
+                raise self.error(where, f"unknown identity {_short(name)} (known: {known})")
             cert, key = named[name]
         else:
             tbl = self._table(value, where, "an identity")
@@ -297,14 +382,19 @@ class _Parser:
         for k in tbl:
             if k not in keys:
                 raise self.error(
-                    (*where, k), f"unknown key {k!r} in {what} (known: {', '.join(keys)})"
+                    (*where, k), f"unknown key {_short(k)} in {what} (known: {', '.join(keys)})"
                 )
 
     # -- the document ------------------------------------------------------------------------
 
     def parse(self, outer: Mapping[str, Any]) -> Suite:
+        shape = _shape_error(self.text)
+        if shape is not None:
+            raise InputError(f"{self.path}:{shape[0]}: invalid suite: {shape[1]}")
         try:
             doc = tomllib.loads(self.text)
+        except RecursionError:
+            raise InputError(f"{self.path}: invalid suite: nesting too deep") from None
         except tomllib.TOMLDecodeError as exc:
             msg = str(exc)
             m = re.search(r"\(at line (\d+), column \d+\)", msg)
@@ -315,7 +405,7 @@ class _Parser:
         self._known(doc, _TOP_KEYS, (), "the suite file")
         version = doc.get("version", 1)
         if version != 1:
-            raise self.error(("version",), f"unsupported suite version {version!r} (use 1)")
+            raise self.error(("version",), f"unsupported suite version {_short(version)} (use 1)")
 
         named: dict[str, tuple[str, str | None]] = {}
         for name, value in self._table(
@@ -338,7 +428,7 @@ class _Parser:
             if t.name in seen:
                 raise self.error(
                     ("targets", i, "name"),
-                    f"duplicate target name {t.name!r} (also target #{seen[t.name] + 1}); "
+                    f"duplicate target name {_short(t.name)} (also target #{seen[t.name] + 1}); "
                     "give each a distinct 'name'",
                 )
             seen[t.name] = i
@@ -360,15 +450,20 @@ class _Parser:
         if "url" not in entry:
             raise self.error(at, f"target #{i + 1} has no 'url'")
         url = self._str(entry["url"], (*at, "url"), "url")
-        parts = urlsplit(url)
-        if parts.scheme != "https" or not parts.hostname:
-            raise self.error((*at, "url"), f"url must be https://HOST[:PORT]/..., got {url!r}")
+        from mtlscheck._validate import parse_https_url
+
+        try:
+            host, _port = parse_https_url(url)
+        except MtlscheckError as exc:
+            raise self.error((*at, "url"), f"url must be https://HOST[:PORT]/...: {exc}") from None
         if "name" in entry:
             name = self._str(entry["name"], (*at, "name"), "name")
             if "::" in name or "/" in name:
-                raise self.error((*at, "name"), f"target name {name!r} may not contain :: or /")
+                raise self.error(
+                    (*at, "name"), f"target name {_short(name)} may not contain :: or /"
+                )
         else:
-            name = parts.hostname
+            name = host
 
         # Layers, lowest first: plugin/CLI defaults, [defaults], the target itself.
         merged: dict[str, tuple[Any, tuple[str | int, ...] | None]] = {}
@@ -394,12 +489,15 @@ class _Parser:
             elif k == "tls":
                 versions = self._versions(v, w)
             elif k == "timeout":
-                if isinstance(v, bool) or not isinstance(v, int | float) or v <= 0:
-                    raise self.error(w, f"timeout must be a positive number, got {v!r}")
-                opts["timeout"] = float(v)
+                from mtlscheck._validate import check_timeout
+
+                try:
+                    opts["timeout"] = check_timeout(v, "timeout")
+                except MtlscheckError as exc:
+                    raise self.error(w, str(exc)) from None
             elif k == "insecure":
                 if not isinstance(v, bool):
-                    raise self.error(w, f"insecure must be true or false, got {v!r}")
+                    raise self.error(w, f"insecure must be true or false, got {_short(v)}")
                 opts["insecure"] = v
             elif k in _PATH_KEYS:
                 opts[k] = str(v) if trusted else self._path(v, w, k)
@@ -420,7 +518,8 @@ class _Parser:
                 opts["identities"] = {
                     p: self._identity(val, (*w, p), named) for p, val in tbl.items()
                 }
-                self._probes(list(tbl), w)
+                if tbl:
+                    self._probes(list(tbl), w)
             elif k == "expect":
                 opts["expect"] = self._expect(v, w)
             elif k == "headers":
@@ -438,7 +537,7 @@ class _Parser:
             if opts["server"].lower() not in tuple(ServerProfile):
                 raise self.error(
                     merged["server"][1] or at,
-                    f"unknown server profile {opts['server']!r}; "
+                    f"unknown server profile {_short(opts['server'])}; "
                     f"use one of: {', '.join(ServerProfile)}",
                 )
         line = self._line(at)
@@ -449,7 +548,7 @@ class _Parser:
 
         items = [value] if isinstance(value, str) else value
         if not isinstance(items, list) or not all(isinstance(x, str) for x in items):
-            raise self.error(where, f"probes must be a list of probe names, got {value!r}")
+            raise self.error(where, f"probes must be a list of probe names, got {_short(value)}")
         try:
             return select_probes(items)
         except MtlscheckError as exc:
@@ -458,7 +557,9 @@ class _Parser:
     def _versions(self, value: Any, where: tuple[str | int, ...]) -> tuple[str, ...]:
         items = [value] if isinstance(value, str | int | float) else value
         if not isinstance(items, list) or not items:
-            raise self.error(where, f"tls must be '1.2', '1.3', 'both' or a list, got {value!r}")
+            raise self.error(
+                where, f"tls must be '1.2', '1.3', 'both' or a list, got {_short(value)}"
+            )
         from mtlscheck._api import parse_versions
 
         out: list[str] = []
@@ -479,10 +580,10 @@ class _Parser:
             w = (*where, probe)
             if probe not in CATALOGUE:
                 raise self.error(
-                    w, f"expect names unknown probe {probe!r}; known: {', '.join(CATALOGUE)}"
+                    w, f"expect names unknown probe {_short(probe)}; known: {', '.join(CATALOGUE)}"
                 )
             if not isinstance(expr, str | int):
-                raise self.error(w, f"expectation for {probe} must be a string, got {expr!r}")
+                raise self.error(w, f"expectation for {probe} must be a string, got {_short(expr)}")
             try:
                 out[probe] = str(Expectation.parse(str(expr)))
             except MtlscheckError as exc:

@@ -143,6 +143,6 @@ def check_timeout(value: float, what: str = "--timeout") -> float:
         raise UsageError(f"{what} must be a number of seconds, got {value!r}")
     if not math.isfinite(value) or value <= 0 or value > MAX_TIMEOUT:
         raise UsageError(
-            f"{what} must be a number of seconds above 0 and at most {MAX_TIMEOUT:g}, got {value!r}"
+            f"{what} must be a positive number of seconds, at most {MAX_TIMEOUT:g}; got {value!r}"
         )
     return float(value)
