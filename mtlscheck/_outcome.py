@@ -220,7 +220,8 @@ def classify(rec: WireRecord) -> Outcome:
         name, phase = alerts[-1]
         return Outcome(OutcomeKind.TLS_ALERT, alert=name, phase=phase, detail=fail.detail)
     if fail.kind is K.TIMEOUT:
-        phase = fail.phase or Phase.HANDSHAKE
+        # Before any ServerHello there is no TLS phase to speak of (see the module docstring).
+        phase = fail.phase if f.server_hello_seen else None
         return Outcome(
             OutcomeKind.CONNECT,
             reason="timeout",

@@ -180,7 +180,9 @@ class TLSClient:
     # -- callbacks ------------------------------------------------------------------------------
 
     def on_info(self, conn: SSL.Connection, where: int, ret: int) -> None:
-        if where & SSL.SSL_CB_LOOP:
+        # EXIT as well as LOOP: a server that stalls right after its ServerHello leaves the
+        # state machine in "read server hello" with only an EXIT callback (ret -1) to show it.
+        if where & (SSL.SSL_CB_LOOP | SSL.SSL_CB_EXIT):
             state = conn.get_state_string()
             if b"read server hello" in state:
                 if not self.server_hello_seen:

@@ -218,7 +218,6 @@ CASES: list[tuple[str, WireRecord, Outcome]] = [
         Outcome(
             OutcomeKind.CONNECT,
             reason="timeout",
-            phase=H,
             detail="no answer within the timeout to the TLS ClientHello",
         ),
     ),
