@@ -1,14 +1,60 @@
-"""``curl`` and ``openssl s_client`` command lines that reproduce a probe with the same files."""
+"""``curl`` and ``openssl s_client`` command lines that reproduce a probe with the same files.
+
+A printed command must do what the probe did - same address, SNI, name check, TLS version,
+client certificate and request - or the user chasing a problem gets a different answer than
+mtlscheck did.  Two rules shape it:
+
+- ``--servername`` (SNI and name check differ from the URL host): curl takes SNI and the name
+  it checks from the URL only, and applies ``--connect-to``/``--resolve`` only to the URL's
+  host.  So the printed URL names the servername, ``--connect-to`` sends curl where the probe
+  connected, and ``-H Host:`` keeps the Host header the probe sent.
+- Credentials (URL userinfo, ``Authorization``/``Cookie``/API-key headers, the PKCS#12
+  password) never appear as values: the command names an environment variable to set first
+  (see :mod:`mtlscheck._secrets`), so it can be pasted into a ticket or a CI log.
+"""
 
 from __future__ import annotations
 
+import re
 import shlex
+from urllib.parse import urlsplit, urlunsplit
 
 from mtlscheck._hostname import is_ip_address
 from mtlscheck._identity import ClientIdentity
+from mtlscheck._secrets import (
+    P12_PASSWORD_ENV,
+    USERINFO_ENV,
+    has_userinfo,
+    header_env_var,
+    is_secret_header,
+    strip_userinfo,
+)
 from mtlscheck._tls import TLSSettings
 
 __all__ = ["curl_command", "openssl_command"]
+
+
+class _Quoted(str):
+    """An argument already quoted for the shell (it names an environment variable)."""
+
+
+def _dq(text: str) -> str:
+    """``text`` for the inside of a double-quoted shell word: no expansion of its own."""
+    return re.sub(r'(["\\$`])', r"\\\1", text)
+
+
+def _env_arg(literal: str, var: str) -> _Quoted:
+    """``"<literal>$VAR"``: the literal part as is, the secret from the environment."""
+    return _Quoted(f'"{_dq(literal)}${var}"')
+
+
+def _bracket(host: str) -> str:
+    return f"[{host}]" if ":" in host and not host.startswith("[") else host
+
+
+def _authority(host: str, port: int) -> str:
+    """The Host header httpx sends for this URL: the port only when it is not 443."""
+    return _bracket(host) + ("" if port == 443 else f":{port}")
 
 
 def curl_command(
@@ -19,41 +65,62 @@ def curl_command(
     method: str = "GET",
     headers: tuple[tuple[str, str], ...] = (),
 ) -> str:
-    args = ["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}\\n"]
+    """The curl command line for one probe (connection options, identity, request)."""
+    args: list[str] = ["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}\\n"]
     if settings.version:
         args += [f"--tlsv{settings.version}", "--tls-max", settings.version]
     if settings.insecure:
         args.append("--insecure")
     elif settings.cafile is not None:
         args += ["--cacert", str(settings.cafile)]
-    if settings.address:
-        addr = f"[{settings.address}]" if ":" in settings.address else settings.address
-        args += ["--resolve", f"{settings.host}:{settings.port}:{addr}"]
-    if settings.servername and settings.servername != settings.host:
-        dest = settings.address or settings.host
-        args += ["--connect-to", f"{settings.servername}:{settings.port}:{dest}:{settings.port}"]
+    host, port = settings.host, settings.port
+    request_url = strip_userinfo(url)
+    sni = settings.servername
+    if sni and sni.strip("[]").lower() != host.strip("[]").lower():
+        # curl's SNI and name check come from the URL: put the servername there, connect
+        # where the probe connected, and send the Host header the probe sent.
+        u = urlsplit(request_url)
+        request_url = urlunsplit((u.scheme, _authority(sni, port), u.path or "/", u.query, ""))
+        dest = _bracket(settings.address or host)
+        args += ["--connect-to", f"{_bracket(sni)}:{port}:{dest}:{port}"]
+        args += ["-H", f"Host: {_authority(host, port)}"]
+    elif settings.address:
+        args += ["--resolve", f"{host}:{port}:{_bracket(settings.address)}"]
     if identity is not None:
         if identity.cert_path is None:
             args += ["--cert", "<not saved: use --save-certs DIR>"]
         elif identity.cert_type == "P12":
-            args += ["--cert-type", "P12", "--cert", f"{identity.cert_path}:$P12_PASSWORD"]
+            args += [
+                "--cert-type",
+                "P12",
+                "--cert",
+                _env_arg(f"{identity.cert_path}:", P12_PASSWORD_ENV),
+            ]
         else:
             args += ["--cert", str(identity.cert_path)]
             if identity.key_path is not None and identity.key_path != identity.cert_path:
                 args += ["--key", str(identity.key_path)]
+    if has_userinfo(url):
+        args += ["--user", _env_arg("", USERINFO_ENV)]
     if method != "GET":
         args += ["-X", method]
     for k, v in headers:
-        args += ["-H", f"{k}: {v}"]
-    args.append(url)
+        if is_secret_header(k):
+            args += ["-H", _env_arg(f"{k}: ", header_env_var(k))]
+        else:
+            args += ["-H", f"{k}: {v}"]
+    args.append(request_url)
     return " ".join(_quote(a) for a in args)
 
 
 def openssl_command(settings: TLSSettings, identity: ClientIdentity | None) -> str:
+    """The ``openssl s_client`` command line for one probe's handshake.
+
+    Type the HTTP request (``GET / HTTP/1.1``, ``Host: ...``, blank line) once it connects:
+    a TLS 1.3 server rejects a certificate only when the client reads after the handshake.
+    """
     target = settings.address or settings.host
-    if ":" in target and not target.startswith("["):
-        target = f"[{target}]"
-    args = ["openssl", "s_client", "-connect", f"{target}:{settings.port}"]
+    args = ["openssl", "s_client", "-connect", f"{_bracket(target)}:{settings.port}"]
     # SNI carries host names only (RFC 6066): for an IP send none, as the probe does; and
     # check the name the way the probe does.
     name = settings.check_name
@@ -64,18 +131,26 @@ def openssl_command(settings: TLSSettings, identity: ClientIdentity | None) -> s
     args.append("-brief")
     if settings.version:
         args.append("-tls1_3" if settings.version == "1.3" else "-tls1_2")
-    if settings.cafile is not None and not settings.insecure:
-        args += ["-CAfile", str(settings.cafile)]
-    if identity is not None and identity.cert_path is not None and identity.cert_type == "PEM":
-        args += ["-cert", str(identity.cert_path)]
-        if identity.chain:
-            args += ["-cert_chain", str(identity.cert_path)]
-        if identity.key_path is not None:
-            args += ["-key", str(identity.key_path)]
+    if not settings.insecure:
+        # The probe refuses an untrusted server before sending anything; s_client by
+        # default only prints the verify error and carries on.
+        args.append("-verify_return_error")
+        if settings.cafile is not None:
+            args += ["-CAfile", str(settings.cafile)]
+    if identity is not None and identity.cert_path is not None:
+        if identity.cert_type == "P12":
+            # OpenSSL 3 reads the certificate and key from a PKCS#12 file given as -cert.
+            args += ["-cert", str(identity.cert_path), "-pass", f"env:{P12_PASSWORD_ENV}"]
+        else:
+            args += ["-cert", str(identity.cert_path)]
+            if identity.chain:
+                args += ["-cert_chain", str(identity.cert_path)]
+            if identity.key_path is not None:
+                args += ["-key", str(identity.key_path)]
     return " ".join(_quote(a) for a in args)
 
 
 def _quote(arg: str) -> str:
-    if arg.startswith("$") or ":$" in arg:
-        return f'"{arg}"'
+    if isinstance(arg, _Quoted):
+        return str(arg)
     return shlex.quote(arg)
