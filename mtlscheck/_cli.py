@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 import typer
 
 from mtlscheck import _cli_lint
+from mtlscheck._cli_offline import register as register_offline
 from mtlscheck._cli_pki import pki_app
 from mtlscheck._errors import EXIT_USAGE, InputError, MtlscheckError, UsageError
 
@@ -33,6 +34,7 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 app.add_typer(pki_app, name="pki")
+register_offline(app)  # explain, verify, inspect
 app.command("lint", epilog=_cli_lint.EPILOG)(_cli_lint.lint)
 
 
