@@ -132,9 +132,10 @@ def _profile(server: str | ServerProfile) -> ServerProfile:
     except ValueError:
         from mtlscheck._validate import closest
 
+        names = [p.value for p in ServerProfile]
         raise UsageError(
-            f"unknown server profile {server!r}{closest(str(server).lower(), list(ServerProfile))}"
-            f"; use one of: {', '.join(ServerProfile)}"
+            f"unknown server profile {server!r}{closest(str(server).lower(), names)}"
+            f"; use one of: {', '.join(names)}"
         ) from None
 
 

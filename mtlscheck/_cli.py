@@ -57,7 +57,8 @@ def _headers(values: list[str] | None) -> list[tuple[str, str]]:
     for v in values or []:
         name, colon, rest = v.partition(":")
         if not colon or not name.strip():
-            raise UsageError(f"--header takes 'Name: value', got {v!r}")
+            # Not echoed: a header is where credentials go (Authorization, X-Api-Key).
+            raise UsageError("--header takes 'Name: value'; one has no 'Name:' part")
         out.append((name.strip(), rest.strip()))
     return out
 
@@ -66,16 +67,9 @@ def _resolve(value: str | None, url: str) -> str | None:
     """curl's ``--resolve HOST:PORT:ADDR`` → the address to connect to for this URL."""
     if value is None:
         return None
-    host, _, rest = value.partition(":")
-    port, _, addr = rest.partition(":")
-    if not host or not port.isdigit() or not addr:
-        raise UsageError(f"--resolve takes HOST:PORT:ADDR, got {value!r}")
-    from urllib.parse import urlsplit
+    from mtlscheck._validate import parse_resolve
 
-    u = urlsplit(url)
-    if (u.hostname or "").lower() != host.lower() or (u.port or 443) != int(port):
-        raise UsageError(f"--resolve {value} does not match the URL's host and port")
-    return addr.strip("[]")
+    return parse_resolve(value, url)
 
 
 def _key_password(env: str | None, cert: Path | None, key: Path | None) -> bytes | None:
@@ -141,6 +135,17 @@ def _progress(what: str) -> Iterator[Callable[[Any], None] | None]:
             status.update(f"probing {what}: {done} done, last {result.name}")
 
         yield tick
+
+
+def _check_format(fmt: str) -> None:
+    from mtlscheck._report import get_reporter
+    from mtlscheck._validate import closest
+
+    try:
+        get_reporter(fmt)
+    except UsageError as exc:
+        formats = ["console", "json", "junit", "markdown"]
+        raise UsageError(f"{exc}{closest(fmt.strip().lower(), formats)}") from None
 
 
 def _list_probes() -> None:
@@ -277,6 +282,7 @@ def probe(
     if list_probes:
         _list_probes()
         raise typer.Exit(0)
+    _check_format(fmt)  # a typo in --format must not cost a whole run first
     if suite is not None:
         from mtlscheck._suite import load_suite, run_suite
 
@@ -364,6 +370,7 @@ def demo(
     """
     import tempfile
 
+    _check_format(fmt)
     from mtlscheck._api import check
     from mtlscheck._model import RunResult
     from mtlscheck._pki import init_pki
@@ -372,7 +379,12 @@ def demo(
     try:
         server_mode = ServerMode(mode)
     except ValueError:
-        raise UsageError(f"--mode must be nginx, apache or optional, not {mode!r}") from None
+        from mtlscheck._validate import closest
+
+        raise UsageError(
+            f"--mode must be nginx, apache or optional, not {mode!r}"
+            f"{closest(mode, [m.value for m in ServerMode])}"
+        ) from None
     with tempfile.TemporaryDirectory(prefix="mtlscheck-demo-") as tmp:
         pki, _ = init_pki(Path(tmp) / "pki")
         print(
@@ -421,12 +433,16 @@ def _root(
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns the exit code instead of raising, so tests can call it.
 
-    typer runs in standalone mode (usage errors print usage and exit 2 through SystemExit);
-    our own errors escape it and become one line here.  No click/typer internals are named, so
-    this works whether typer vendors click (0.28) or depends on it.
+    typer runs with ``standalone_mode=False``: click's usage errors reach this function as
+    exceptions and, like our own errors, become one line (:mod:`mtlscheck._cli_errors`).
+    No click/typer internals are named, so this works whether typer vendors click (0.28) or
+    depends on it.
     """
     try:
-        app(args=argv, prog_name="mtlscheck")
+        # Not standalone: click's usage errors come here as exceptions and become one
+        # line (see _cli_errors); typer.Exit comes back as the return value.
+        rv = app(args=argv, prog_name="mtlscheck", standalone_mode=False)
+        return rv if isinstance(rv, int) else 0
     except SystemExit as exc:
         code = exc.code
         return code if isinstance(code, int) else (0 if code is None else EXIT_USAGE)
@@ -436,4 +452,15 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         _err("interrupted")
         return 130
-    return 0
+    except Exception as exc:
+        from mtlscheck._cli_errors import click_error
+
+        found = click_error(
+            exc, typer.main.get_command(app), sys.argv[1:] if argv is None else argv
+        )
+        if found is None:
+            raise
+        line, code = found
+        if line is not None:
+            _err(line)
+        return code

@@ -25,6 +25,7 @@ __all__ = [
     "check_timeout",
     "closest",
     "parse_https_url",
+    "parse_resolve",
 ]
 
 MAX_TIMEOUT = 3600.0
@@ -146,3 +147,31 @@ def check_timeout(value: float, what: str = "--timeout") -> float:
             f"{what} must be a positive number of seconds, at most {MAX_TIMEOUT:g}; got {value!r}"
         )
     return float(value)
+
+
+def parse_resolve(value: str, url: str) -> str:
+    """curl's ``--resolve HOST:PORT:ADDR`` for ``url`` → ADDR, the address to connect to.
+
+    HOST and PORT must be the URL's (as with curl, a non-matching entry would silently not
+    apply); an IPv6 HOST or ADDR is written in brackets, ``[::1]``.
+    """
+    usage = "--resolve takes HOST:PORT:ADDR (like curl)"
+    if not isinstance(value, str) or not value:
+        raise UsageError(f"{usage}, got nothing")
+    if value.startswith("["):
+        host, sep, rest = value[1:].partition("]:")
+    else:
+        host, sep, rest = value.partition(":")
+    port, sep2, addr = rest.partition(":")
+    if not sep or not sep2 or not host or not addr:
+        raise UsageError(f"{usage}, got {_show(value)}")
+    if "," in addr:
+        raise UsageError(f"--resolve: give one address, not a list ({_show(addr)})")
+    number = check_port(port, "--resolve")
+    url_host, url_port = parse_https_url(url)
+    if host.lower().rstrip(".") != url_host.lower().rstrip(".") or number != url_port:
+        raise UsageError(
+            f"--resolve {_show(value)} does not match the URL's host and port "
+            f"({url_host}:{url_port})"
+        )
+    return check_address(addr, "--resolve address").strip("[]")
