@@ -46,6 +46,28 @@ def _hosts(value: str) -> list[str]:
     return hosts
 
 
+def _listen(value: str) -> str:
+    """``--listen``: PORT, HOST:PORT or [IPv6]:PORT with a port that exists (1-65535)."""
+    from mtlscheck._validate import check_port
+
+    value = value.strip()
+    host, sep, port = value.rpartition(":")
+    if sep and (not host or (":" in host and not (host.startswith("[") and host.endswith("]")))):
+        raise UsageError(f"--listen {value!r}: use PORT, HOST:PORT or [IPv6]:PORT")
+    check_port(port, "--listen")
+    return value
+
+
+def _config_text(value: str | None, option: str) -> str | None:
+    """A value pasted into nginx/Apache configuration: one line, no quoting characters that
+    would end the directive (a stray ';' or newline makes a config that does something else)."""
+    if value is not None and (
+        not value.strip() or any(c in value for c in ";{}\"'\\") or not value.isprintable()
+    ):
+        raise UsageError(f"{option} must be a plain path on one line, without ; {{ }} or quotes")
+    return value
+
+
 def _url(host: str, listen: str) -> str:
     port = listen.rsplit(":", 1)[-1]
     if ":" in host:
@@ -83,7 +105,19 @@ def init(
     from mtlscheck._pki import init_pki
     from mtlscheck._snippets import apache_config, curl_command, nginx_config
 
-    env_password = os.environ.get(p12_password_env) or None if p12_password_env else None
+    env_password: str | None = None
+    if p12_password_env is not None:
+        # An unset variable must not silently become a generated password: the user meant
+        # to choose it, and scripts would then use a password nobody knows.
+        if p12_password_env not in os.environ:
+            raise UsageError(
+                f"--p12-password-env: environment variable {p12_password_env} is not set"
+            )
+        env_password = os.environ[p12_password_env]
+        if not env_password:
+            raise UsageError(
+                f"--p12-password-env: environment variable {p12_password_env} is empty"
+            )
     pki, password = init_pki(
         directory,
         hosts=_hosts(hosts),
@@ -133,6 +167,7 @@ def nginx(
     from mtlscheck._pki import PKI
     from mtlscheck._snippets import nginx_config
 
+    listen, root = _listen(listen), _config_text(root, "--root")
     pki = PKI.load(directory)
     typer.echo(nginx_config(pki, listen=listen, server_name=server_name, root=root), nl=False)
 
@@ -151,6 +186,8 @@ def apache(
     from mtlscheck._pki import PKI
     from mtlscheck._snippets import apache_config
 
+    listen = _listen(listen)
+    document_root = _config_text(document_root, "--document-root")
     pki = PKI.load(directory)
     typer.echo(
         apache_config(pki, listen=listen, server_name=server_name, document_root=document_root),
