@@ -19,6 +19,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
@@ -128,18 +129,26 @@ def short_name(name: x509.Name) -> str:
 
 def is_ca(cert: x509.Certificate) -> bool:
     try:
-        return bool(cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca)
+        with warnings.catch_warnings():  # old roots with odd serials still load
+            warnings.simplefilter("ignore")
+            ext = cert.extensions
+        return bool(ext.get_extension_for_class(x509.BasicConstraints).value.ca)
     except x509.ExtensionNotFound:
         return cert.version is x509.Version.v1 and is_self_signed(cert)  # old v1 roots
 
 
 def is_self_signed(cert: x509.Certificate) -> bool:
+    """Issuer == subject and the signature checks out with its own key.  A self-issued CA whose
+    signature cryptography cannot check (old algorithms in system bundles) counts too: OpenSSL
+    ends a chain at it all the same."""
     if cert.issuer != cert.subject:
         return False
     try:
         cert.verify_directly_issued_by(cert)
-    except Exception:  # InvalidSignature, unsupported key or algorithm
+    except InvalidSignature:
         return False
+    except Exception:  # unsupported key or signature algorithm: cannot tell, trust the names
+        return True
     return True
 
 

@@ -28,6 +28,11 @@ __all__ = ["RULES", "Context", "check_site"]
 
 CRL_SOON = timedelta(days=7)
 _SHA = hashes.SHA256()
+# OpenSSL stops building the chain at the depth limit, so the error is not "chain too long".
+_TRUNCATED = (
+    "(OpenSSL stops building the chain at the limit: the log says (20:unable to get local "
+    "issuer certificate), or (3:unable to get certificate CRL) with a CRL)"
+)
 
 _VERIFY_WORD = {
     Server.NGINX: ("ssl_verify_client", "$ssl_client_verify", "ssl_client_certificate"),
@@ -348,24 +353,20 @@ def rule_ca_content(site: Site, ctx: Context) -> Iterable[LintFinding]:
         )
         return
     dangling = [c for c in cas if _certs.ca_level(c, cas) is None]
-    if dangling and len(dangling) == len(cas):
+    if dangling:
+        every = len(dangling) == len(cas)
         yield finding(
-            Code.VALID_CERT_REJECTED,
-            Severity.ERROR,
-            f"{_where(at)} holds only intermediate CA(s) "
-            f"({', '.join(short_name(c.subject) for c in dangling[:3])}) and not the root that "
-            "issued them: OpenSSL does not accept a partial chain, so every client is refused "
-            "with (2:unable to get issuer certificate). Add the root CA to the file",
-            site,
-            at,
-        )
-    elif dangling:
-        yield finding(
-            Code.VALID_CERT_REJECTED,
-            Severity.WARNING,
-            f"{_where(at)}: the root of {', '.join(short_name(c.subject) for c in dangling[:3])} "
-            "is not in the file, so clients issued under it are refused with (2:unable to get "
-            "issuer certificate)",
+            Code.CLIENT_CA_INCOMPLETE,
+            Severity.ERROR if every else Severity.WARNING,
+            f"{_where(at)} holds the intermediate CA "
+            f"{', '.join(short_name(c.subject) for c in dangling[:3])} but not the root above "
+            "it: OpenSSL only ends a chain at a self-signed CA, so "
+            + ("every client" if every else "every client under it")
+            + " is refused with (2:unable to get issuer certificate), whatever the depth. "
+            "Add the root CA"
+            + (
+                " (or trust it with ssl_trusted_certificate)" if site.server is Server.NGINX else ""
+            ),
             site,
             at,
         )
@@ -375,7 +376,8 @@ def rule_trusted_certificate(site: Site, ctx: Context) -> Iterable[LintFinding]:
     """nginx ``ssl_trusted_certificate`` verifies clients too, without advertising its CAs."""
     if not site.trusted_files or not _requests_cert(site):
         return
-    advertised = {c.fingerprint(_SHA) for c in ctx.advertised(site)}
+    shown = ctx.advertised(site)
+    advertised = {c.fingerprint(_SHA) for c in shown}
     for s in site.trusted_files:
         extra = [
             c
@@ -385,6 +387,19 @@ def rule_trusted_certificate(site: Site, ctx: Context) -> Iterable[LintFinding]:
         if not extra:
             continue
         names = ", ".join(short_name(c.subject) for c in extra[:3])
+        # The documented pattern: advertise the intermediate, trust its root here.
+        parents = all(any(a.issuer == c.subject for a in shown) for c in extra)
+        if parents:
+            yield finding(
+                Code.FOREIGN_CA_ACCEPTED,
+                Severity.INFO,
+                f"{_where(s)} completes the chain of the advertised CA(s) with {names}: "
+                "nginx trusts it for client certificates too, so certificates it issued "
+                "directly (not only through the advertised intermediate) are accepted",
+                site,
+                s,
+            )
+            continue
         yield finding(
             Code.FOREIGN_CA_ACCEPTED,
             Severity.WARNING,
@@ -539,7 +554,7 @@ def rule_depth(site: Site, ctx: Context) -> Iterable[LintFinding]:
         + (
             "(Certificate Chain too long, TLS alert internal_error)"
             if site.server is Server.APACHE
-            else "with (22:certificate chain too long)"
+            else _TRUNCATED
         ),
         site,
         site.depth,
@@ -606,12 +621,14 @@ def rule_ignore_err(site: Site, ctx: Context) -> Iterable[LintFinding]:
             by_code.setdefault(code, [])
             if what not in by_code[code]:
                 by_code[code].append(what)
+        on_ca = s.text.startswith("ca-ignore-err")
         for code, whats in by_code.items():
             yield finding(
                 code,
                 Severity.ERROR,
-                f"{s.text} on the bind line lets {' and '.join(whats)} in: the verify error is "
-                "ignored",
+                f"{s.text} on the bind line lets {' and '.join(whats)} in"
+                + (" (errors on the CA certificates above the leaf)" if on_ca else "")
+                + ": the verify error is ignored",
                 site,
                 s,
             )
@@ -633,8 +650,21 @@ def rule_client_cert(site: Site, ctx: Context) -> Iterable[LintFinding]:
     at = (site.ca_files or site.trusted_files)[0]
     issuers = {leaf.issuer, *(c.issuer for c in sent), *(c.subject for c in sent)}
     advertised = {c.subject for c in ctx.advertised(site)}
-    if verdict.ok and not _depth_ok(site, verdict.intermediates):
+    depth_ok = _depth_ok(site, verdict.intermediates)
+    if verdict.ok and not depth_ok:
         n = _depth_needed(site, verdict.intermediates)
+        yield finding(
+            Code.VALID_CERT_REJECTED,
+            Severity.ERROR,
+            f"the client certificate {subject} will be refused: its chain is longer than "
+            + (
+                "SSLVerifyDepth allows (Certificate Chain too long)"
+                if site.server is Server.APACHE
+                else "the verify depth allows " + _TRUNCATED
+            ),
+            site,
+            site.depth or at,
+        )
         yield finding(
             Code.VERIFY_DEPTH_TOO_SMALL,
             Severity.ERROR,
@@ -677,7 +707,7 @@ def rule_client_cert(site: Site, ctx: Context) -> Iterable[LintFinding]:
             site,
             site.ca_names_file or at,
         )
-    if verdict.ok and len(verdict.chain) > 2:
+    if verdict.ok and depth_ok and len(verdict.chain) > 2:
         in_file = {c.fingerprint(_SHA) for c in trust}
         needed = [c for c in verdict.chain[1:-1] if c.fingerprint(_SHA) not in in_file]
         if needed:
