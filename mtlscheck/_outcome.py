@@ -221,15 +221,15 @@ def classify(rec: WireRecord) -> Outcome:
         return Outcome(OutcomeKind.TLS_ALERT, alert=name, phase=phase, detail=fail.detail)
     if fail.kind is K.TIMEOUT:
         # Before any ServerHello there is no TLS phase to speak of (see the module docstring).
-        phase = fail.phase if f.server_hello_seen else None
+        when = fail.phase if f.server_hello_seen else None
         return Outcome(
             OutcomeKind.CONNECT,
             reason="timeout",
-            phase=phase,
+            phase=when,
             detail="no answer within the timeout"
             + (
                 " after the handshake"
-                if phase is Phase.AFTER_HANDSHAKE
+                if when is Phase.AFTER_HANDSHAKE
                 else " during the TLS handshake"
                 if f.server_hello_seen
                 else " to the TLS ClientHello"

@@ -20,6 +20,7 @@ from OpenSSL import SSL
 from mtlscheck._commands import curl_command, openssl_command
 from mtlscheck._errors import UsageError
 from mtlscheck._expect import Expectation, ServerProfile
+from mtlscheck._hostname import to_ascii_host
 from mtlscheck._identity import ClientIdentity
 from mtlscheck._io import Cancelled, Deadline, resolve
 from mtlscheck._model import (
@@ -290,7 +291,9 @@ def run_target(
 
 
 def _build_contexts(target: Target, plan: Plan) -> dict[tuple[str, int], SSL.Context]:
-    """One client context per (TLS version, identity), built before any connection."""
+    """One client context per (TLS version, identity), built before any connection; the
+    name sent as SNI is checked here too, so a bad one is a usage error, not a probe result."""
+    to_ascii_host(target.settings(None).check_name)
     contexts: dict[tuple[str, int], SSL.Context] = {}
     for name in plan.probes:
         ident = plan.identities.get(name)

@@ -32,7 +32,6 @@ import functools
 import json
 import logging
 import re
-import select
 import socket
 import threading
 import time
@@ -46,6 +45,7 @@ from typing import Any, TypeVar
 from cryptography import x509
 from OpenSSL import SSL, crypto
 
+from mtlscheck import _io
 from mtlscheck._alerts import verify_error_string
 
 __all__ = [
@@ -348,10 +348,13 @@ class ReferenceServer:
         assert listener is not None
         while not self._stopping.is_set():
             try:
-                readable, _, _ = select.select([listener], [], [], _SLICE)
-                if not readable:
+                forever = _io.Deadline(float("inf"), self._stopping)
+                until = time.monotonic() + _SLICE
+                if not _io.wait_ready(listener, write=False, deadline=forever, until=until):
                     continue
                 sock, _addr = listener.accept()
+            except _io.Cancelled:
+                break
             except (BlockingIOError, InterruptedError):
                 continue
             except OSError:
@@ -381,30 +384,25 @@ class ReferenceServer:
                 self._workers.discard(threading.current_thread())
 
     def _wait(self, sock: socket.socket, *, write: bool, deadline: float) -> None:
-        """Wait until ``sock`` is ready, in short slices so a stop is noticed quickly."""
-        while True:
-            if self._stopping.is_set():
-                raise _Abort("server stopping")
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise _Abort("timeout")
-            wait = min(remaining, _SLICE)
-            if write:
-                _, ready, _ = select.select([], [sock], [], wait)
-            else:
-                ready, _, _ = select.select([sock], [], [], wait)
-            if ready:
-                return
+        """Wait until ``sock`` is ready; the shared helper notices a stop within a slice."""
+        try:
+            _io.wait_ready(sock, write=write, deadline=_io.Deadline(deadline, self._stopping))
+        except (TimeoutError, _io.Cancelled) as exc:
+            raise _Abort(str(exc)) from None
 
     def _io(self, sock: socket.socket, op: Callable[[], _T], deadline: float) -> _T:
-        """Run a pyOpenSSL operation on a non-blocking socket, retrying on WANT_READ/WRITE."""
-        while True:
-            try:
-                return op()
-            except SSL.WantReadError:
-                self._wait(sock, write=False, deadline=deadline)
-            except SSL.WantWriteError:
-                self._wait(sock, write=True, deadline=deadline)
+        """Run a pyOpenSSL operation on a non-blocking socket (the client's own I/O loop:
+        WANT_READ/WANT_WRITE retried, the deadline and a stop checked on every turn)."""
+        try:
+            return _io.pump(
+                op,
+                sock,
+                _io.Deadline(deadline, self._stopping),
+                want_read=SSL.WantReadError,
+                want_write=SSL.WantWriteError,
+            )
+        except (TimeoutError, _io.Cancelled) as exc:
+            raise _Abort(str(exc)) from None
 
     def _handle(self, sock: socket.socket) -> None:
         assert self._context is not None

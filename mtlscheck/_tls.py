@@ -27,7 +27,7 @@ from OpenSSL import SSL
 
 from mtlscheck._alerts import alert_name, verify_error_string
 from mtlscheck._errors import InputError
-from mtlscheck._hostname import is_ip_address, name_matches
+from mtlscheck._hostname import is_ip_address, name_matches, to_ascii_host
 from mtlscheck._identity import ClientIdentity
 from mtlscheck._io import Cancelled, Deadline, pump, resolve, tcp_connect, wait_ready
 from mtlscheck._model import CertInfo, HandshakeFacts, Phase
@@ -248,7 +248,7 @@ class TLSClient:
         self.pha_offered = _PHA_AVAILABLE
         name = s.check_name
         if not is_ip_address(name):
-            conn.set_tlsext_host_name(name.encode("idna"))
+            conn.set_tlsext_host_name(to_ascii_host(name).encode("ascii"))
         conn.set_connect_state()
         self._t_hello_sent = time.monotonic()
         try:
