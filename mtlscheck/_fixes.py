@@ -201,6 +201,20 @@ FIXES: Mapping[str, Mapping[str, str]] = {
         "caddy": "use an https:// site address or a tls directive for this port",
         "client": "check the port: this one speaks plain text (HTTP?)",
     },
+    # lint only (mtlscheck lint): what a configuration shows and no probe can see
+    "client-cert-errors-not-logged": {
+        "nginx": "error_log /var/log/nginx/error.log info;  (nginx logs client-certificate "
+        "errors at info)",
+        "apache": "LogLevel warn ssl:info  (mod_ssl logs AH02008 and AH02276 at info)",
+    },
+    "referenced-file-unreadable": {
+        "nginx": "check the path (relative paths are relative to the directory of nginx.conf) "
+        "and run lint where the file exists",
+        "apache": "check the path (relative paths are relative to ServerRoot) and run lint "
+        "where the file exists",
+        "haproxy": "check the path (relative paths are relative to ca-base) and run lint "
+        "where the file exists",
+    },
     "connection-refused": {
         "client": "nothing listens there: check host, port, and that the server is running "
         "(ss -ltnp)",

@@ -584,20 +584,17 @@ def rule_log_level(site: Site, ctx: Context) -> Iterable[LintFinding]:
             "nginx logs client-certificate errors ('client sent no required SSL certificate', "
             "'client SSL certificate verify error: (20:...)') at level info"
         )
-        fix = "error_log /var/log/nginx/error.log info;"
     else:
         what = (
             "Apache's mod_ssl logs a missing certificate (AH02008) and verify errors (AH02276) "
             "at level info"
         )
-        fix = "LogLevel warn ssl:info"
-    yield LintFinding(
-        code=str(Code.CLIENT_CERT_ERRORS_NOT_LOGGED),
-        severity=Severity.INFO,
-        message=f"{_where(lv)}: {what}, so a refused client leaves no trace in the error log",
-        loc=lv.loc or site.loc,
-        site=site.name,
-        fix=fix,
+    yield finding(
+        Code.CLIENT_CERT_ERRORS_NOT_LOGGED,
+        Severity.INFO,
+        f"{_where(lv)}: {what}, so a refused client leaves no trace in the error log",
+        site,
+        lv,
     )
 
 
