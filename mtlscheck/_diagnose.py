@@ -51,6 +51,7 @@ class Code(StrEnum):
     REVOCATION_NOT_CHECKED = "revocation-not-checked"
     CHAIN_INCOMPLETE = "chain-incomplete"
     TLS13_NOT_OFFERED = "tls13-not-offered"
+    TLS12_NOT_OFFERED = "tls12-not-offered"
     SERVER_CERT_UNTRUSTED = "server-cert-untrusted"
     SERVER_HOSTNAME_MISMATCH = "server-hostname-mismatch"
     NOT_TLS = "not-tls"
@@ -332,14 +333,26 @@ def rule_server_cert(ev: Evidence) -> Iterable[Finding]:
 
 
 def rule_tls13(ev: Evidence) -> Iterable[Finding]:
+    """A refused version is a fact about the server's protocol list, reported once; when
+    every requested version is refused, nothing about client auth could be probed."""
+    refused = {v for v, _ in ev.unsupported}
+    probed = sorted(
+        {r.tls_version for r in ev.ran() if r.tls_version and r.tls_version not in refused}
+    )
+    rest = (
+        f"only TLS {', '.join(probed)} was probed"
+        if probed
+        else "no requested TLS version is offered, so client authentication was not probed"
+    )
     for version, why in ev.unsupported:
-        if version == "1.3":
-            yield _finding(
-                Code.TLS13_NOT_OFFERED,
-                Severity.WARNING,
-                f"TLS 1.3 is not offered: {why}; only TLS 1.2 was probed",
-                ("tls1.3",),
-            )
+        code, severity = (
+            (Code.TLS13_NOT_OFFERED, Severity.WARNING)
+            if version == "1.3"
+            else (Code.TLS12_NOT_OFFERED, Severity.INFO)
+        )
+        yield _finding(
+            code, severity, f"TLS {version} is not offered: {why}; {rest}", (f"tls{version}",)
+        )
 
 
 # --------------------------------------------------------------------------- requesting

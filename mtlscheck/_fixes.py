@@ -166,6 +166,16 @@ FIXES: Mapping[str, Mapping[str, str]] = {
         "force-tlsv12)",
         "caddy": "tls { protocols tls1.2 tls1.3 }",
     },
+    "tls12-not-offered": {
+        "nginx": "nothing to fix if every client speaks TLS 1.3; otherwise "
+        "ssl_protocols TLSv1.2 TLSv1.3;",
+        "apache": "nothing to fix if every client speaks TLS 1.3; otherwise "
+        "SSLProtocol -all +TLSv1.2 +TLSv1.3",
+        "haproxy": "nothing to fix if every client speaks TLS 1.3; otherwise "
+        "bind ... ssl-min-ver TLSv1.2",
+        "caddy": "nothing to fix if every client speaks TLS 1.3; otherwise "
+        "tls { protocols tls1.2 tls1.3 }",
+    },
     "per-location-client-auth": {
         "apache": "move SSLVerifyClient require (and SSLVerifyDepth) from <Location>/<Directory> "
         "up to the <VirtualHost>.  If only some paths need a certificate: SSLVerifyClient "

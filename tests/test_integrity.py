@@ -97,6 +97,18 @@ def test_both_versions_reports_the_missing_one_once(
     assert "tls13-not-offered" in {f.code for f in res.findings}
 
 
+def test_tls13_only_server_reports_tls12_once(
+    nginx_factory: Callable[..., NginxServer], server_pki: PKI, test_pki_dir: Path
+) -> None:
+    srv = nginx_factory(NginxServer.mtls_fragment(**_paths(server_pki), protocols="TLSv1.3"))
+    res = mtlscheck.check(srv.url, pki=test_pki_dir, probes=["no-cert", "valid"])
+    assert {r.tls_version for r in res.results} == {"1.3"}
+    assert all(r.verdict is Verdict.PASS for r in res.results), res.results
+    finding = next(f for f in res.findings if f.code == "tls12-not-offered")
+    assert finding.severity == "info" and "only TLS 1.3 was probed" in finding.message
+    assert RunResult((res,)).exit_code == 0
+
+
 # ------------------------------------------------------------------ local problems first
 
 
