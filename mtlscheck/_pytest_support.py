@@ -583,9 +583,11 @@ class Prober:
                 names.insert(0, target)
         url = url or marker.get("target") or settings.target
         if url is None:
-            raise UsageError(
-                "mtls_probe: no URL: pass one, use @pytest.mark.mtls(target=...) or "
-                "--mtls-target / MTLSCHECK_TARGET / ini mtls_target"
+            # A missing option, not a bug in the test: one line, no traceback.
+            pytest.fail(
+                "mtls_probe: no target URL: give --mtls-target URL (or MTLSCHECK_TARGET, "
+                "ini mtls_target, @pytest.mark.mtls(target=...)) or pass a URL",
+                pytrace=False,
             )
         srv = next((s for u, s in _registry(config).items() if url.startswith(u)), None)
         base = settings.check_kwargs()
@@ -604,7 +606,11 @@ class Prober:
             kw["pki"] = pki.directory
         elif srv is not None and kw.get("cacert") is None and not kw.get("insecure"):
             kw["cacert"] = srv.ca_cert
-        return ProbeRun.of(check(url, **kw))
+        try:
+            result = check(url, **kw)
+        except MtlscheckError as exc:  # bad options or files: the message says it all
+            pytest.fail(f"mtls_probe: {exc}", pytrace=False)
+        return ProbeRun.of(result)
 
 
 # --------------------------------------------------------------------------- suite files
@@ -626,6 +632,7 @@ class SuiteFile(pytest.File):
     def collect(self) -> Iterable[pytest.Item | pytest.Collector]:
         try:
             suite = load_suite(self.path, defaults=_suite_defaults(get_settings(self.config)))
+            suite.validate()  # every target's files and values, before any item runs
         except MtlscheckError as exc:
             raise self.CollectError(str(exc)) from None
         for t in suite.targets:

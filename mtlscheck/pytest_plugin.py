@@ -14,7 +14,10 @@ httpx) is imported by :mod:`mtlscheck._pytest_support` when a fixture or a suite
 from __future__ import annotations
 
 import fnmatch
+import math
 import os
+import re
+import stat
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -121,8 +124,16 @@ def get_settings(config: pytest.Config) -> Settings:
                 raise pytest.UsageError(
                     f"{source}: timeout must be a number, got {raw!r}"
                 ) from None
-            if value <= 0:
+            if not math.isfinite(value) or value <= 0:
                 raise pytest.UsageError(f"{source}: timeout must be positive, got {raw!r}")
+        elif opt.name == "target":
+            from mtlscheck._errors import MtlscheckError
+            from mtlscheck._validate import parse_https_url  # light: the standard library only
+
+            try:
+                parse_https_url(raw)
+            except MtlscheckError as exc:
+                raise pytest.UsageError(f"{source}: {exc}") from None
         values[opt.name] = value
         sources[opt.name] = source
     settings = Settings(values, sources)
@@ -167,11 +178,36 @@ def pytest_report_header(config: pytest.Config) -> str | None:
     return f"mtlscheck: probing target {settings.target} (from {settings.sources['target']})"
 
 
+# A ``[[targets]]`` header or a ``targets = [...]`` key at the start of a line.
+_SUITE_MARK = re.compile(
+    rb"""^[ \t]*(\[\[[ \t]*["']?targets["']?[ \t]*\]\]|["']?targets["']?[ \t]*=)""", re.M
+)
+_SUITE_MAX_BYTES = 1024 * 1024
+
+
+def _is_suite(path: Path) -> bool:
+    """Only a regular, small file with a ``targets`` table is a suite.
+
+    An application's own ``config/mtls_settings.toml`` matches the name pattern too; it must
+    be left alone rather than fail the run just because mtlscheck is installed.  Devices and
+    FIFOs are never opened (a FIFO would block collection).
+    """
+    try:
+        st = os.stat(path)
+        if not stat.S_ISREG(st.st_mode) or st.st_size > _SUITE_MAX_BYTES:
+            return False
+        with open(path, "rb") as fh:
+            head = fh.read(_SUITE_MAX_BYTES)
+    except OSError:
+        return False
+    return _SUITE_MARK.search(head) is not None
+
+
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
     if file_path.suffix != ".toml":
         return None
     pattern = str(parent.config.getini(_SUITE_PATTERN_INI) or _DEFAULT_SUITE_PATTERN)
-    if not fnmatch.fnmatch(file_path.name, pattern):
+    if not fnmatch.fnmatch(file_path.name, pattern) or not _is_suite(file_path):
         return None
     from mtlscheck._pytest_support import SuiteFile
 
