@@ -702,6 +702,10 @@ def test_clean_config_exits_0_and_writes_output(
         (["{workdir}/broken-nginx.conf", "--server", "iis"], "--server"),
         (["{workdir}/ok-haproxy.cfg", "--client-key", "/etc/hostname"], "--client-key needs"),
         (["{workdir}/ok-haproxy.cfg", "--client-cert", "/etc/hostname"], "certificate"),
+        (["{workdir}/loop-apache.conf"], "include loop"),
+        (["{workdir}/deep-nginx.conf"], "nested too deeply"),
+        (["{workdir}/latin1-haproxy.cfg"], "not UTF-8"),
+        (["{workdir}/missing-include-nginx.conf"], "not found"),
     ],
 )
 def test_bad_input_is_one_line_exit_2(
@@ -711,6 +715,10 @@ def test_bad_input_is_one_line_exit_2(
     (workdir / "broken-apache.conf").write_text("<VirtualHost *:443>\nSSLEngine on\n")
     (workdir / "plain.txt").write_text("hello\n")
     (workdir / "ok-haproxy.cfg").write_text("frontend f\n    bind :443 ssl crt x.pem\n")
+    (workdir / "loop-apache.conf").write_text(f"Include {workdir}/loop-apache.conf\n")
+    (workdir / "deep-nginx.conf").write_text("a {" * 5000 + "}" * 5000)
+    (workdir / "latin1-haproxy.cfg").write_bytes(b"frontend f\xe9\n")
+    (workdir / "missing-include-nginx.conf").write_text("include /nonexistent/x.conf;\n")
     code, out, err = run_cli([a.replace("{workdir}", str(workdir)) for a in args], capsys)
     assert code == 2, (out, err)
     lines = err.strip().splitlines()

@@ -63,6 +63,20 @@ def _client(cert: Path, key: Path | None) -> tuple[x509.Certificate, tuple[x509.
     return certs[0], tuple(certs[1:])
 
 
+def _parse(kind: Server, p: Path) -> tuple[tuple[Site, ...], tuple[Path, ...]]:
+    if kind is Server.NGINX:
+        from mtlscheck._lint._nginx import parse_nginx
+
+        return parse_nginx(p)
+    if kind is Server.APACHE:
+        from mtlscheck._lint._apache import parse_apache
+
+        return parse_apache(p)
+    from mtlscheck._lint._haproxy import parse_haproxy
+
+    return parse_haproxy(p)
+
+
 def lint_config(
     path: Path | str,
     *,
@@ -93,19 +107,10 @@ def lint_config(
     if cert_path is not None:
         client = _client(cert_path, None if client_key is None else Path(client_key))
 
-    sites: tuple[Site, ...]
-    if kind is Server.NGINX:
-        from mtlscheck._lint._nginx import parse_nginx
-
-        sites, files = parse_nginx(p)
-    elif kind is Server.APACHE:
-        from mtlscheck._lint._apache import parse_apache
-
-        sites, files = parse_apache(p)
-    else:
-        from mtlscheck._lint._haproxy import parse_haproxy
-
-        sites, files = parse_haproxy(p)
+    try:
+        sites, files = _parse(kind, p)
+    except RecursionError:
+        raise InputError(f"{p}: blocks or sections nested too deeply") from None
 
     ctx = Context(now=now or datetime.now(UTC), client=client)
     found: list[LintFinding] = []

@@ -40,6 +40,7 @@ _LEVELS = ("emerg", "alert", "crit", "error", "warn", "notice", "info", "debug")
 # Compiled into Debian's apache2 (never named in LoadModule).
 _STATIC = {"core", "so", "watchdog", "http", "log_config", "logio", "version", "unixd"}
 _MAX_FILES = 2000
+_MAX_DEPTH = 32
 _VAR = re.compile(r"\$\{([A-Za-z0-9_]+)\}")
 
 
@@ -90,6 +91,7 @@ class _Reader:
     modules: set[str] = field(default_factory=set)
     modules_seen: bool = False
     files: list[Path] = field(default_factory=list)
+    stack: list[Path] = field(default_factory=list)
 
     def subst(self, text: str) -> str:
         return _VAR.sub(lambda m: self.defines.get(m.group(1), m.group(0)), text)
@@ -107,10 +109,16 @@ class _Reader:
     def read(self, path: Path) -> list[Node]:
         if len(self.files) >= _MAX_FILES:
             raise InputError(f"more than {_MAX_FILES} included files: include loop?")
+        if len(self.stack) >= _MAX_DEPTH:  # httpd stops at 128 (AP_MAX_INCLUDE_DEPTH)
+            raise InputError(f"{path}: Include nested more than {_MAX_DEPTH} deep: include loop?")
         text = read_input_text(path, "Apache configuration")
         self.files.append(path)
         lines = self._logical_lines(text, path)
-        nodes, rest = self._block(lines, 0, path, None)
+        self.stack.append(path)
+        try:
+            nodes, rest = self._block(lines, 0, path, None)
+        finally:
+            self.stack.pop()
         if rest < len(lines):
             raise InputError(f"{path}:{lines[rest][0]}: unexpected {lines[rest][1].split()[0]}")
         return nodes

@@ -82,7 +82,11 @@ def _parse_file(path: Path, files: list[Path], seen: set[Path], prefix: Path) ->
         str(path), single=True, check_ctx=False, check_args=False, catch_errors=True
     )
     for err in payload.get("errors", []):
-        raise InputError(f"{err.get('file', path)}:{err.get('line', '?')}: {err.get('error')}")
+        where = f"{err.get('file') or path}" + (f":{err['line']}" if err.get("line") else "")
+        text = str(err.get("error"))
+        if "recursion" in text:
+            text = "blocks nested too deeply"
+        raise InputError(f"{where}: {text}")
     parsed = payload["config"][0]["parsed"]
     for stmt in _walk(parsed):
         stmt["_file"] = path
