@@ -278,16 +278,12 @@ def rule_per_location(site: Site, ctx: Context) -> Iterable[LintFinding]:
         "clients and browsers without post-handshake auth get 403 (AH10158)"
     )
     if site.http2 is not None and site.http2.value:
-        yield finding(
-            Code.PER_LOCATION_CLIENT_AUTH,
-            Severity.ERROR,
-            msg + f"; and {_where(site.http2)} enables HTTP/2, which forbids both (RFC 8740): "
-            "h2 clients cannot authenticate there. Move SSLVerifyClient to the <VirtualHost> "
-            "or drop h2 from Protocols",
-            site,
-            a.verify,
+        msg += (
+            f"; and {_where(site.http2)} enables HTTP/2, which forbids both (RFC 8740): Apache "
+            "answers such a request over h2 with HTTP_1_1_REQUIRED (logged as 403); curl and "
+            "browsers retry over HTTP/1.1 on a new connection, other h2 clients fail. Move "
+            "SSLVerifyClient to the <VirtualHost> or drop h2 from Protocols"
         )
-        return
     yield finding(Code.PER_LOCATION_CLIENT_AUTH, Severity.WARNING, msg, site, a.verify)
 
 
