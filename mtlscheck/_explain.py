@@ -79,7 +79,7 @@ _NO_CERT = (
     "a proxy or load balancer in front terminates TLS and does not pass the certificate on",
 )
 # Server log lines that quote an alert the CLIENT sent (the reverse direction).
-_SERVER_SIDE = r"SSL alert number|SSL_do_handshake\(\)|TLS handshake error from"
+_SERVER_SIDE = r"SSL Library Error:|SSL_do_handshake\(\)|TLS handshake error from"
 _LATE = (
     "in TLS 1.3 the client finishes the handshake before the server checks its certificate, "
     "so the server's refusal arrives on the first read, after the request was sent"
@@ -248,16 +248,18 @@ PATTERNS: tuple[Pattern, ...] = (
         "apache-handshake-error",
         "apache",
         r"AH02008: SSL library error \d+ in handshake",
-        "a TLS handshake with Apache failed; the reason is on the lines around it: "
+        "a TLS handshake with Apache failed (this line alone says nothing about why); the "
+        "reason is on the lines around it: "
         "'peer did not return a certificate' (no client certificate), AH02276/AH02039 "
         "(verification error) or 'alert ... (SSL alert number N)' (the client refused the "
         "server)",
         (
             "no client certificate, or one Apache could not verify (see the lines before "
             "and after, logged at LogLevel info)",
+            "the client refused Apache's server certificate",
         ),
-        (_REJECTED,),
-        _REJECTED,
+        (),
+        None,
         ("no-cert", "valid"),
     ),
     # --- HAProxy -----------------------------------------------------------------------------
@@ -355,17 +357,20 @@ PATTERNS: tuple[Pattern, ...] = (
     Pattern(
         "go-client-server-untrusted",
         "go",
-        r"tls: failed to verify certificate: x509: (?P<why>[^\n\"]+)",
-        "a Go CLIENT refused the SERVER's certificate ({why}): this is about the server "
-        "certificate, not the client certificate",
+        r"(?:tls: failed to verify certificate: )?x509: (?P<why>certificate signed by unknown "
+        r"authority|certificate is valid for [^\n\"]+|certificate has expired[^\n\"]*)",
+        "a Go CLIENT (here: Caddy's reverse_proxy) refused the SERVER's certificate ({why}): "
+        "this is about the server certificate, not the client certificate",
         (
-            "the client does not trust the server's CA (give it the CA: RootCAs)",
+            "the client does not trust the server's CA (Go: tls.Config.RootCAs; Caddy: "
+            "tls_trusted_ca_certs)",
             "the server does not send its intermediate(s)",
             "the name used does not match the server certificate",
         ),
         (_SERVER,),
         _SERVER,
         ("valid",),
+        unless=r"client certificate",
     ),
     Pattern(
         "go-client-alert",
@@ -377,19 +382,19 @@ PATTERNS: tuple[Pattern, ...] = (
     ),
     # --- curl / OpenSSL / Python / Node / Java clients ------------------------------------------
     Pattern(
+        "python-alert",
+        "python",
+        r"\b(?:ERR_SSL_)?(?P<alert>(?:TLSV13|TLSV1|SSLV3)_ALERT_[A-Z_]+)\b",
+        "a Python (ssl) or Node client RECEIVED this alert",
+        lookup="alert",
+    ),
+    Pattern(
         "openssl-alert",
         "openssl",
         r"(?<![\w(])(?P<alert>(?:tlsv13|tlsv1|sslv3) alert [a-z]+(?: [a-z]+)*)",
         "an OpenSSL-based client (curl, openssl s_client, Node, Python) RECEIVED this alert",
         lookup="alert",
         unless=_SERVER_SIDE,
-    ),
-    Pattern(
-        "python-alert",
-        "python",
-        r"\b(?:ERR_SSL_)?(?P<alert>(?:TLSV13|TLSV1|SSLV3)_ALERT_[A-Z_]+)\b",
-        "a Python (ssl) or Node client RECEIVED this alert",
-        lookup="alert",
     ),
     Pattern(
         "java-alert",
@@ -481,13 +486,16 @@ PATTERNS: tuple[Pattern, ...] = (
         unless=r"client SSL certificate verify error|Certificate Verification",
     ),
     Pattern(
-        "node-hangup",
-        "node",
-        r"socket hang up|ECONNRESET",
-        "the server closed the connection without an HTTP answer. " + _LATE + ", and some "
-        "servers close before the client reads the alert, so a client sees only a hang-up",
+        "client-hangup",
+        "client",
+        r"java\.net\.SocketException: (?:Broken pipe|Connection reset)|socket hang up|"
+        r"ECONNRESET|curl: \(5[56]\) (?:Send|Recv) failure: Connection reset by peer",
+        "the server closed the connection without an HTTP answer. " + _LATE + "; OpenSSL and "
+        "Go servers send their alert and close at once, so a client that is still writing "
+        "(Java 'Broken pipe', Node 'socket hang up' / ECONNRESET, curl 55) sees only the "
+        "closed socket",
         (
-            "the server refused the client certificate (TLS 1.3; the server log says why)",
+            "the server refused the client certificate (or got none): its log says why",
             "the server or a proxy closed the connection for another reason",
         ),
         (_REJECTED, "client-cert-rejected-after-handshake"),
