@@ -504,6 +504,37 @@ CASES = [
         {C.REVOCATION_NOT_CHECKED: (W, "bind")},
     ),
     Case(
+        "haproxy-global-no-tlsv13",
+        HAProxyServer,
+        lambda p, f: (
+            "global\n    ssl-default-bind-options no-tlsv13\n\n"
+            + HAProxyServer.mtls_fragment(**paths(p)).replace(
+                " ssl-min-ver TLSv1.2 ssl-max-ver TLSv1.3", ""
+            )
+        ),
+        {C.TLS13_NOT_OFFERED: (W, "ssl-default-bind-options no-tlsv13")},
+    ),
+    Case(
+        "apache-crl-check-leaf-missing-issuer-crl",
+        ApacheServer,
+        lambda p, f: ApacheServer.mtls_fragment(
+            **paths(p, client_ca=f["root+inter"], crl=f["root-crl"])
+        ).replace("SSLCARevocationCheck chain", "SSLCARevocationCheck leaf"),
+        {C.VALID_CERT_REJECTED: (E, "SSLCARevocationFile")},
+        says={C.VALID_CERT_REJECTED: "SSLCARevocationCheck leaf"},
+    ),
+    Case(
+        "apache-ifmodule-not-loaded-is-ignored",
+        ApacheServer,
+        lambda p, f: (
+            "<IfModule mod_nonexistent.c>\n"
+            + ApacheServer.mtls_fragment(**paths(p), verify="optional", port="1")
+            + "</IfModule>\n"
+            + ApacheServer.mtls_fragment(**paths(p))
+        ),
+        clean=True,
+    ),
+    Case(
         "haproxy-tls12-only",
         HAProxyServer,
         hp(protocols="TLSv1.2"),
