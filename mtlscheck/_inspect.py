@@ -145,6 +145,8 @@ class Found:
 
 def read_objects(path: Path, password: bytes | None = None) -> Found:
     data = _read(path)
+    if not data.strip():
+        raise InputError(f"{path} is empty")
     found = Found()
     if b"-----BEGIN " in data:
         try:
