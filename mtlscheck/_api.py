@@ -166,6 +166,9 @@ def prepare(
     Raises :class:`~mtlscheck.UsageError` / :class:`~mtlscheck.InputError` (one line each);
     never connects, never writes a file.
     """
+    from mtlscheck._validate import parse_https_url
+
+    parse_https_url(url)  # first: every other check may assume a well-formed URL string
     profile = _profile(server)
     from mtlscheck._validate import check_method
 
