@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from mtlscheck._expect import Expectation, ServerProfile
     from mtlscheck._identity import ClientIdentity, load_identity
     from mtlscheck._model import (
+        AuthVerdict,
         CertInfo,
         Finding,
         HandshakeFacts,
@@ -37,6 +38,7 @@ if TYPE_CHECKING:
 __all__ = [
     "CATALOGUE",
     "PKI",
+    "AuthVerdict",
     "CertInfo",
     "ClientIdentity",
     "Expectation",
@@ -73,6 +75,7 @@ _WHERE = {
     "ServerProfile": "_expect",
     "ClientIdentity": "_identity",
     "load_identity": "_identity",
+    "AuthVerdict": "_model",
     "CertInfo": "_model",
     "Finding": "_model",
     "HandshakeFacts": "_model",

@@ -12,6 +12,7 @@ from enum import StrEnum
 from typing import Any
 
 __all__ = [
+    "AuthVerdict",
     "CertInfo",
     "Finding",
     "HandshakeFacts",
@@ -62,6 +63,24 @@ class Verdict(StrEnum):
     """The probe could not be built (e.g. no CA key to mint an expired certificate)."""
     ERROR = "error"
     """The probe ran, but the outcome says nothing about client auth (e.g. our side refused)."""
+
+
+class AuthVerdict(StrEnum):
+    """Per target, the one answer to "is client authentication enforced?" (README)."""
+
+    ENFORCED_TLS = "enforced-tls"
+    """Required at the TLS layer: a missing or bad certificate fails the TLS connection."""
+    ENFORCED_HTTP = "enforced-http"
+    """The TLS layer lets a missing or bad certificate through; HTTP rejects it (nginx's 400,
+    495/496, an application's 401/403)."""
+    FAIL_OPEN = "fail-open"
+    """A certificate is requested, but a missing or bad one gets in."""
+    OFF = "off"
+    """No certificate is requested at all."""
+    PER_LOCATION = "per-location"
+    """The certificate is requested only after the request (renegotiation / post-handshake)."""
+    INCONCLUSIVE = "inconclusive"
+    """The probes do not show it (see the reason)."""
 
 
 class Severity(StrEnum):
@@ -289,6 +308,11 @@ class TargetResult:
     certs_removed: bool = False
     """Certificates were minted into a temporary directory that is gone: reproduce commands
     naming them need a rerun with ``--save-certs``."""
+    auth_verdict: AuthVerdict = AuthVerdict.INCONCLUSIVE
+    """Is client authentication enforced, and at which layer (:class:`AuthVerdict`); JSON
+    ``targets[].verdict``."""
+    auth_reason: str = ""
+    """Why, in one line; JSON ``targets[].verdict_reason``."""
 
     @property
     def ok(self) -> bool:
@@ -315,6 +339,8 @@ class TargetResult:
     def to_dict(self) -> dict[str, Any]:
         return {
             "target": self.target,
+            "verdict": str(self.auth_verdict),
+            "verdict_reason": self.auth_reason,
             "server_profile": self.server_profile,
             "insecure": self.insecure,
             "certs_dir": self.certs_dir,

@@ -11,30 +11,25 @@ import threading
 import time
 import traceback
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 from OpenSSL import SSL
 
-from mtlscheck._commands import curl_command, openssl_command
 from mtlscheck._errors import UsageError
 from mtlscheck._expect import Expectation, ServerProfile
-from mtlscheck._hostname import to_ascii_host
 from mtlscheck._identity import ClientIdentity
-from mtlscheck._io import Cancelled, Deadline, resolve
+from mtlscheck._io import Deadline
 from mtlscheck._model import (
     HandshakeFacts,
     Outcome,
     OutcomeKind,
     ProbeResult,
     TargetResult,
-    Verdict,
 )
 from mtlscheck._outcome import classify, is_wire_error
 from mtlscheck._probes import CATALOGUE, Skip
-from mtlscheck._tls import TLSClient, TLSSettings, build_context
-from mtlscheck._verdict import judge
+from mtlscheck._tls import TLSClient, TLSSettings
 
 __all__ = ["Plan", "Target", "run_probe", "run_target"]
 
@@ -169,17 +164,6 @@ def _http(client: TLSClient, target: Target) -> tuple[int, bytes]:
             return resp.status_code, body[:_BODY_LIMIT]
 
 
-def _resolve_target(
-    target: Target, deadline: Deadline
-) -> tuple[tuple[tuple[int, tuple[object, ...]], ...] | None, BaseException | None]:
-    """Resolve the target once, bounded: every probe then connects to the same addresses."""
-    host, port = target.parts
-    try:
-        return tuple(resolve(target.address or host, port, deadline)), None
-    except (OSError, TimeoutError, Cancelled) as exc:
-        return None, exc
-
-
 def run_target(
     target: Target,
     plan: Plan,
@@ -189,121 +173,19 @@ def run_target(
     deadline: float | None = None,
     cancel: threading.Event | None = None,
 ) -> TargetResult:
-    """Every probe of the plan over every TLS version, then verdicts and findings.
+    """Every probe of the plan over every TLS version, then verdicts and findings: a fleet of
+    one (see :func:`mtlscheck._fleet.run_fleet`)."""
+    from mtlscheck._fleet import run_fleet
 
-    ``deadline`` is an absolute ``time.monotonic()`` time for the whole run (``--deadline``);
-    each probe also has its own ``target.timeout``.  Everything local (client contexts, trust
-    store, identities) is built before the first connection, so a bad file is an input error.
-    """
-    jobs = [(p, v) for p in plan.probes for v in plan.versions]
-    cancel = cancel or threading.Event()
-    contexts = _build_contexts(target, plan)
-    # Import the HTTP stack once, here, not inside the first probes: their durations would
-    # otherwise include a concurrent import of httpx.
-    import mtlscheck._transport  # noqa: F401
-
-    dns_deadline = Deadline.after(target.timeout, cancel).earliest(deadline)
-    addresses, dns_error = _resolve_target(target, dns_deadline)
-
-    def one(job: tuple[str, str]) -> ProbeResult:
-        name, version = job
-        ident = plan.identities.get(name)
-        expected = plan.expectations[name]
-        settings = target.settings(version)
-        if isinstance(ident, Skip):
-            res = ProbeResult(
-                name, target.url, version, str(expected), Verdict.SKIP, reason=ident.reason
-            )
-        else:
-            t0 = time.perf_counter()
-            tb = ""
-            if dns_error is not None:
-                client = TLSClient(settings, ident)
-                client.failed_before_connect(dns_error)
-                outcome, facts = classify(client.record()), client.facts()
-            else:
-                outcome, facts, tb = run_probe(
-                    target,
-                    version,
-                    ident,
-                    context=contexts.get((version, id(ident))),
-                    addresses=addresses,
-                    deadline=Deadline.after(target.timeout, cancel).earliest(deadline),
-                )
-            verdict, why = judge(outcome, facts, expected, version)
-            res = ProbeResult(
-                name,
-                target.url,
-                version,
-                str(expected),
-                verdict,
-                outcome,
-                facts,
-                reason=why,
-                curl=curl_command(
-                    target.url, settings, ident, method=target.method, headers=target.headers
-                ),
-                openssl=openssl_command(settings, ident),
-                duration_ms=(time.perf_counter() - t0) * 1000,
-                traceback=tb,
-            )
-        if on_result is not None:
-            on_result(res)
-        return res
-
-    try:
-        if workers > 1 and len(jobs) > 1:
-            with ThreadPoolExecutor(max_workers=min(workers, len(jobs))) as pool:
-                results = list(pool.map(one, jobs))
-        else:
-            results = [one(j) for j in jobs]
-    except BaseException:
-        cancel.set()  # Ctrl-C / a signal: let running probes end at their next loop turn
-        raise
-
-    refused = {
-        v
-        for v in plan.versions
-        if (ran := [r for r in results if r.tls_version == v and r.outcome is not None])
-        and all(r.outcome is not None and r.outcome.kind is OutcomeKind.TLS_VERSION for r in ran)
-    }
-    unsupported = tuple(
-        (v, f"the server does not offer TLS {v} (handshake refused with protocol_version)")
-        for v in sorted(refused)
+    (result,) = run_fleet(
+        [(target, plan)],
+        concurrency=workers,
+        per_host=workers,
+        deadline=deadline,
+        cancel=cancel,
+        on_result=on_result,
     )
-    if refused and refused != set(plan.versions):
-        # Reported once as a finding, not as one error per probe.
-        results = [r for r in results if r.tls_version not in refused]
-
-    from mtlscheck._diagnose import diagnose
-
-    findings = diagnose(
-        results, profile=plan.profile, unsupported=unsupported, insecure=target.insecure
-    )
-    return TargetResult(
-        target=target.url,
-        results=tuple(results),
-        unsupported_versions=unsupported,
-        findings=findings,
-        server_profile=str(plan.profile),
-        insecure=target.insecure,
-    )
-
-
-def _build_contexts(target: Target, plan: Plan) -> dict[tuple[str, int], SSL.Context]:
-    """One client context per (TLS version, identity), built before any connection; the
-    name sent as SNI is checked here too, so a bad one is a usage error, not a probe result."""
-    to_ascii_host(target.settings(None).check_name)
-    contexts: dict[tuple[str, int], SSL.Context] = {}
-    for name in plan.probes:
-        ident = plan.identities.get(name)
-        if isinstance(ident, Skip):
-            continue
-        for version in plan.versions:
-            key = (version, id(ident))
-            if key not in contexts:
-                contexts[key] = build_context(target.settings(version), ident)
-    return contexts
+    return result
 
 
 def default_expectations(

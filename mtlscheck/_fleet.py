@@ -1,0 +1,283 @@
+"""Many targets, one bounded pool: every probe of every target shares the same workers.
+
+Why one pool instead of one pool per target: a silent target costs ``--timeout`` per probe; run
+target after target, it delays everything behind it.  Here the jobs of all targets are
+interleaved (probe-major, target-minor), so a silent host occupies a few workers while the rest
+of the fleet goes on, and ``--per-host`` keeps any one server from getting more than its share.
+
+Everything local is prepared before the first connection (client contexts, SNI names), each
+target's name is resolved once (bounded by its timeout), and a finished target is handed to
+``on_target`` at once, so a reporter or progress bar can follow the run.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+
+from OpenSSL import SSL
+
+from mtlscheck._commands import curl_command, openssl_command
+from mtlscheck._hostname import to_ascii_host
+from mtlscheck._identity import ClientIdentity
+from mtlscheck._io import Cancelled, Deadline, resolve
+from mtlscheck._model import OutcomeKind, ProbeResult, TargetResult, Verdict
+from mtlscheck._outcome import classify
+from mtlscheck._probes import Skip
+from mtlscheck._runner import Plan, Target, run_probe
+from mtlscheck._tls import TLSClient, build_context
+from mtlscheck._verdict import judge
+
+__all__ = ["DEFAULT_CONCURRENCY", "DEFAULT_PER_HOST", "run_fleet"]
+
+DEFAULT_CONCURRENCY = min(64, 8 * (os.cpu_count() or 2))
+"""Probes in flight at once.  A probe mostly waits on the network (pyOpenSSL releases the GIL),
+so several per core; capped so a laptop does not open hundreds of sockets at once."""
+DEFAULT_PER_HOST = 8
+"""At most this many probes at once against one host:port (politeness)."""
+
+_Addresses = tuple[tuple[int, tuple[object, ...]], ...]
+
+
+@dataclass
+class _TargetState:
+    """One target's progress: its resolved addresses and the results that came in so far."""
+
+    target: Target
+    plan: Plan
+    jobs: int
+    results: dict[tuple[str, str], ProbeResult] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    resolved: bool = False
+    addresses: _Addresses | None = None
+    dns_error: BaseException | None = None
+
+
+def _context_key(target: Target, version: str, ident: ClientIdentity | None) -> tuple[object, ...]:
+    return (version, str(target.cafile) if target.cafile else None, id(ident))
+
+
+def _prepare_contexts(
+    items: Sequence[tuple[Target, Plan]],
+) -> dict[tuple[object, ...], SSL.Context]:
+    """Client contexts for every (version, trust store, identity) the run needs, built before
+    any connection - and shared by every target that needs the same one.  A bad trust file or
+    key, or a name that cannot be sent as SNI, is a usage/input error here, never a probe
+    result."""
+    contexts: dict[tuple[object, ...], SSL.Context] = {}
+    for target, plan in items:
+        to_ascii_host(target.settings(None).check_name)
+        for name in plan.probes:
+            ident = plan.identities.get(name)
+            if isinstance(ident, Skip):
+                continue
+            for version in plan.versions:
+                key = _context_key(target, version, ident)
+                if key not in contexts:
+                    contexts[key] = build_context(target.settings(version), ident)
+    return contexts
+
+
+def _jobs(states: Sequence[_TargetState]) -> Iterator[tuple[_TargetState, str, str]]:
+    """Probe-major, target-minor: consecutive jobs go to different targets."""
+    longest = max((len(s.plan.probes) * len(s.plan.versions) for s in states), default=0)
+    per_target = [[(p, v) for p in s.plan.probes for v in s.plan.versions] for s in states]
+    for i in range(longest):
+        for state, jobs in zip(states, per_target, strict=True):
+            if i < len(jobs):
+                yield state, *jobs[i]
+
+
+def run_fleet(
+    items: Sequence[tuple[Target, Plan]],
+    *,
+    concurrency: int = DEFAULT_CONCURRENCY,
+    per_host: int = DEFAULT_PER_HOST,
+    deadline: float | None = None,
+    cancel: threading.Event | None = None,
+    on_result: Callable[[ProbeResult], None] | None = None,
+    on_target: Callable[[TargetResult], None] | None = None,
+) -> list[TargetResult]:
+    """Run every probe of every target in one pool; return the targets' results in input order.
+
+    ``deadline`` is an absolute ``time.monotonic()`` time for the whole run; each probe also has
+    its target's own timeout.  ``cancel`` (set on Ctrl-C or a signal) ends running probes at
+    their next I/O loop turn.
+    """
+    cancel = cancel or threading.Event()
+    contexts = _prepare_contexts(items)
+    # Import the HTTP stack once, here, not inside the first probes: their durations would
+    # otherwise include a concurrent import of httpx.
+    import mtlscheck._transport  # noqa: F401
+
+    states = [_TargetState(t, p, len(p.probes) * len(p.versions)) for t, p in items]
+    done: list[TargetResult | None] = [None] * len(states)
+    index = {id(s): i for i, s in enumerate(states)}
+    host_limits: dict[tuple[str, int], threading.BoundedSemaphore] = {}
+    for s in states:
+        host_limits.setdefault(s.target.parts, threading.BoundedSemaphore(max(1, per_host)))
+
+    jobs = _jobs(states)
+    jobs_lock = threading.Lock()
+    finish_lock = threading.Lock()
+    failures: list[BaseException] = []
+
+    def finish(state: _TargetState) -> None:
+        res = finish_target(state.target, state.plan, _ordered(state))
+        with finish_lock:
+            done[index[id(state)]] = res
+        if on_target is not None:
+            on_target(res)
+
+    def worker() -> None:
+        try:
+            while not cancel.is_set():
+                with jobs_lock:
+                    job = next(jobs, None)
+                if job is None:
+                    return
+                state, name, version = job
+                with host_limits[state.target.parts]:
+                    res = _one(state, name, version, contexts, deadline, cancel)
+                if on_result is not None:
+                    on_result(res)
+                with state.lock:
+                    state.results[(name, version)] = res
+                    last = len(state.results) == state.jobs
+                if last:
+                    finish(state)
+        except BaseException as exc:  # re-raised in the caller's thread below
+            failures.append(exc)
+            cancel.set()
+
+    total = sum(s.jobs for s in states)
+    n = max(1, min(concurrency, total))
+    threads = [
+        threading.Thread(target=worker, name=f"mtlscheck-probe-{i}", daemon=True) for i in range(n)
+    ]
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+    except BaseException:
+        cancel.set()  # Ctrl-C / a signal: let running probes end at their next loop turn
+        raise
+    if failures:
+        raise failures[0]
+    for i, s in enumerate(states):  # targets with no jobs at all
+        if done[i] is None:
+            done[i] = finish_target(s.target, s.plan, [])
+    return [r for r in done if r is not None]
+
+
+def _ordered(state: _TargetState) -> list[ProbeResult]:
+    """Results in plan order (probe, then version), whatever order they finished in."""
+    return [
+        state.results[(p, v)]
+        for p in state.plan.probes
+        for v in state.plan.versions
+        if (p, v) in state.results
+    ]
+
+
+def _resolve_once(state: _TargetState, deadline: Deadline) -> None:
+    with state.lock:
+        if state.resolved:
+            return
+        host, port = state.target.parts
+        try:
+            state.addresses = tuple(resolve(state.target.address or host, port, deadline))
+        except (OSError, TimeoutError, Cancelled) as exc:
+            state.dns_error = exc
+        state.resolved = True
+
+
+def _one(
+    state: _TargetState,
+    name: str,
+    version: str,
+    contexts: dict[tuple[object, ...], SSL.Context],
+    run_deadline: float | None,
+    cancel: threading.Event,
+) -> ProbeResult:
+    target, plan = state.target, state.plan
+    ident = plan.identities.get(name)
+    expected = plan.expectations[name]
+    settings = target.settings(version)
+    if isinstance(ident, Skip):
+        return ProbeResult(
+            name, target.url, version, str(expected), Verdict.SKIP, reason=ident.reason
+        )
+    t0 = time.perf_counter()
+    deadline = Deadline.after(target.timeout, cancel).earliest(run_deadline)
+    _resolve_once(state, deadline)
+    tb = ""
+    if state.dns_error is not None:
+        client = TLSClient(settings, ident)
+        client.failed_before_connect(state.dns_error)
+        outcome, facts = classify(client.record()), client.facts()
+    else:
+        outcome, facts, tb = run_probe(
+            target,
+            version,
+            ident,
+            context=contexts.get(_context_key(target, version, ident)),
+            addresses=state.addresses,
+            deadline=deadline,
+        )
+    verdict, why = judge(outcome, facts, expected, version)
+    return ProbeResult(
+        name,
+        target.url,
+        version,
+        str(expected),
+        verdict,
+        outcome,
+        facts,
+        reason=why,
+        curl=curl_command(
+            target.url, settings, ident, method=target.method, headers=target.headers
+        ),
+        openssl=openssl_command(settings, ident),
+        duration_ms=(time.perf_counter() - t0) * 1000,
+        traceback=tb,
+    )
+
+
+def finish_target(target: Target, plan: Plan, results: list[ProbeResult]) -> TargetResult:
+    """Once every probe of a target is in: refused versions, findings, the layered verdict."""
+    refused = {
+        v
+        for v in plan.versions
+        if (ran := [r for r in results if r.tls_version == v and r.outcome is not None])
+        and all(r.outcome is not None and r.outcome.kind is OutcomeKind.TLS_VERSION for r in ran)
+    }
+    unsupported = tuple(
+        (v, f"the server does not offer TLS {v} (handshake refused with protocol_version)")
+        for v in sorted(refused)
+    )
+    if refused and refused != set(plan.versions):
+        # Reported once as a finding, not as one error per probe.
+        results = [r for r in results if r.tls_version not in refused]
+
+    from mtlscheck._diagnose import diagnose
+    from mtlscheck._layered import layered_verdict
+
+    findings = diagnose(
+        results, profile=plan.profile, unsupported=unsupported, insecure=target.insecure
+    )
+    verdict, why = layered_verdict(results, unsupported)
+    return TargetResult(
+        target=target.url,
+        results=tuple(results),
+        unsupported_versions=unsupported,
+        findings=findings,
+        server_profile=str(plan.profile),
+        insecure=target.insecure,
+        auth_verdict=verdict,
+        auth_reason=why,
+    )
