@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from mtlscheck._version import __version__
 
 if TYPE_CHECKING:
-    from mtlscheck._api import check
+    from mtlscheck._api import check, check_many
     from mtlscheck._errors import InputError, MtlscheckError, TargetError, UsageError
     from mtlscheck._expect import Expectation, ServerProfile
     from mtlscheck._identity import ClientIdentity, load_identity
@@ -61,12 +61,14 @@ __all__ = [
     "Verdict",
     "__version__",
     "check",
+    "check_many",
     "init_pki",
     "load_identity",
 ]
 
 _WHERE = {
     "check": "_api",
+    "check_many": "_api",
     "InputError": "_errors",
     "MtlscheckError": "_errors",
     "TargetError": "_errors",

@@ -7,19 +7,21 @@ terminal, in JSON or in a pytest assertion comes from the same code path.
 from __future__ import annotations
 
 import dataclasses
+import math
 import tempfile
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from mtlscheck import _write
 from mtlscheck._errors import InputError, UsageError
 from mtlscheck._expect import ServerProfile
 from mtlscheck._identity import ClientIdentity, load_certificates, load_identity
-from mtlscheck._model import ProbeResult, TargetResult
+from mtlscheck._model import ProbeResult, RunResult, TargetResult
 from mtlscheck._probes import IdentitySources, pki_identity, resolve_identities, select_probes
-from mtlscheck._runner import Plan, Target, default_expectations, run_target
+from mtlscheck._runner import Plan, Target, default_expectations
 
 if TYPE_CHECKING:
     from cryptography import x509
@@ -27,7 +29,7 @@ if TYPE_CHECKING:
     from mtlscheck._expect import Expectation
     from mtlscheck._pki import PKI
 
-__all__ = ["Prepared", "check", "parse_versions", "prepare"]
+__all__ = ["Prepared", "check", "check_many", "parse_versions", "prepare"]
 
 
 def parse_versions(tls: str | None) -> tuple[str, ...]:
@@ -160,6 +162,7 @@ def prepare(
     expect: Mapping[str, str] | None = None,
     method: str = "GET",
     headers: Sequence[tuple[str, str]] = (),
+    user_from_url: bool = False,
 ) -> Prepared:
     """Validate the arguments of :func:`check` and load its files; raise on the first problem.
 
@@ -169,6 +172,14 @@ def prepare(
     from mtlscheck._validate import parse_https_url
 
     parse_https_url(url)  # first: every other check may assume a well-formed URL string
+    from mtlscheck._secrets import has_userinfo
+
+    if has_userinfo(url) and not user_from_url:
+        # Never echo the URL here: it holds the password.
+        raise UsageError(
+            "the URL carries credentials (user[:password]@host); they would be sent as HTTP "
+            "Basic auth: pass --user-from-url (check(user_from_url=True)) if that is meant"
+        )
     profile = _profile(server)
     from mtlscheck._validate import check_method
 
@@ -223,6 +234,13 @@ def prepare(
     )
 
 
+def _seconds(value: float, flag: str) -> float:
+    """A positive, finite number of seconds (``nan``/``inf``/negatives are usage errors)."""
+    if not isinstance(value, int | float) or not math.isfinite(value) or value <= 0:
+        raise UsageError(f"{flag} must be a positive number of seconds, not {value!r}")
+    return float(value)
+
+
 def check(
     url: str,
     *,
@@ -244,18 +262,32 @@ def check(
     expect: Mapping[str, str] | None = None,
     method: str = "GET",
     headers: Sequence[tuple[str, str]] = (),
+    user_from_url: bool = False,
     save_certs: Path | str | None = None,
     workers: int = 4,
     on_result: Callable[[ProbeResult], None] | None = None,
+    deadline: float | None = None,
 ) -> TargetResult:
     """Probe ``url`` and return every probe's outcome, verdict and handshake facts.
+
+    ``timeout`` bounds each probe, from DNS to the last byte; ``deadline`` (seconds) bounds the
+    whole call: probes still running then end as timeouts.
 
     Raises :class:`~mtlscheck.UsageError` / :class:`~mtlscheck.InputError` for bad arguments
     or files (before any connection: see :func:`prepare`).  What the server does is never an
     exception.
+
+    ``user_from_url=True`` sends a URL's ``user:password@`` as HTTP Basic auth; without it
+    such a URL is refused, so credentials are never sent by accident.  Reports and printed
+    commands never show them (see :mod:`mtlscheck._secrets`).
     """
-    prep = prepare(
-        url,
+    run = check_many(
+        [url],
+        concurrency=workers,
+        per_host=workers,
+        deadline=deadline,
+        save_certs=save_certs,
+        on_result=on_result,
         probes=probes,
         cert=cert,
         key=key,
@@ -274,7 +306,38 @@ def check(
         expect=expect,
         method=method,
         headers=headers,
+        user_from_url=user_from_url,
     )
+    return run.targets[0]
+
+
+def check_many(
+    urls: Sequence[str],
+    *,
+    concurrency: int | None = None,
+    per_host: int | None = None,
+    deadline: float | None = None,
+    save_certs: Path | str | None = None,
+    on_result: Callable[[ProbeResult], None] | None = None,
+    on_target: Callable[[TargetResult], None] | None = None,
+    **options: Any,
+) -> RunResult:
+    """Probe every URL with the same options (those of :func:`check`) in one bounded pool.
+
+    Every argument is validated and every file loaded once, before the first connection;
+    certificates are minted once and presented to every target.  ``concurrency`` bounds the
+    probes in flight, ``per_host`` those against one host:port, ``deadline`` (seconds) the
+    whole run.  ``on_target`` gets each target's result as soon as it is complete.
+    """
+    from mtlscheck._fleet import DEFAULT_CONCURRENCY, DEFAULT_PER_HOST, run_fleet
+
+    if isinstance(urls, str) or not urls:
+        raise UsageError("give at least one URL (a list of https:// URLs)")
+    prep = prepare(urls[0], **options)
+    targets = [prep.target] + [dataclasses.replace(prep.target, url=u) for u in urls[1:]]
+    run_deadline = None if deadline is None else time.monotonic() + _seconds(deadline, "--deadline")
+    conc = DEFAULT_CONCURRENCY if concurrency is None else _count(concurrency, "--concurrency")
+    host_cap = DEFAULT_PER_HOST if per_host is None else _count(per_host, "--per-host")
     own_tmp = None
     save_dir = None if save_certs is None else _certs_dir(Path(save_certs))
     if save_dir is None:
@@ -297,11 +360,28 @@ def check(
             versions=prep.versions,
             profile=prep.profile,
         )
-        result = run_target(prep.target, plan, workers=workers, on_result=on_result)
+        results = run_fleet(
+            [(t, plan) for t in targets],
+            concurrency=conc,
+            per_host=host_cap,
+            deadline=run_deadline,
+            on_result=on_result,
+            on_target=on_target,
+        )
         if own_tmp is not None:
-            return dataclasses.replace(result, certs_removed=any(save_dir.iterdir()))
-        return dataclasses.replace(result, certs_dir=str(save_dir.resolve()))
+            removed = any(save_dir.iterdir())
+            results = [dataclasses.replace(r, certs_removed=removed) for r in results]
+        else:
+            where = str(save_dir.resolve())
+            results = [dataclasses.replace(r, certs_dir=where) for r in results]
+        return RunResult(tuple(results))
     finally:
         if own_tmp is not None:
             own_tmp.cleanup()
             _write.untrack_path(save_dir)
+
+
+def _count(value: int, flag: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise UsageError(f"{flag} must be a whole number of at least 1, not {value!r}")
+    return value
