@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
@@ -18,7 +19,8 @@ import typer
 from mtlscheck import _cli_lint
 from mtlscheck._cli_offline import register as register_offline
 from mtlscheck._cli_pki import pki_app
-from mtlscheck._errors import EXIT_USAGE, InputError, MtlscheckError, UsageError
+from mtlscheck._errors import EXIT_USAGE, MtlscheckError, UsageError
+from mtlscheck._secrets import redact_url
 
 if TYPE_CHECKING:
     from mtlscheck._model import RunResult
@@ -109,22 +111,64 @@ def _emit(run: RunResult, fmt: str, output: Path | None, verbose: bool, color: b
     if output is None:
         reporter.render(run, sys.stdout, verbose=verbose)
         return
-    try:
-        with output.open("w", encoding="utf-8") as fh:
-            reporter.render(run, fh, verbose=verbose)
-    except OSError as exc:
-        raise InputError(f"cannot write {output}: {exc.strerror or exc}") from None
+    # Render in memory, then write a temporary file next to FILE and rename it into place:
+    # an error, a full disk or a signal never leaves a truncated report, and a link at FILE
+    # is replaced, not written through.
+    import io
+
+    from mtlscheck._write import atomic_write
+
+    buf = io.StringIO()
+    reporter.render(run, buf, verbose=verbose)
+    atomic_write(output, buf.getvalue().encode("utf-8", "backslashreplace"))
     print(f"mtlscheck: report written to {output}", file=sys.stderr)
 
 
 @contextlib.contextmanager
-def _progress(what: str) -> Iterator[Callable[[Any], None] | None]:
-    """A one-line spinner on stderr while probes run - only when stderr is a terminal, so
-    pipelines and captured output see nothing but the report."""
+def _progress(
+    what: str, targets: int = 1
+) -> Iterator[tuple[Callable[[Any], None] | None, Callable[[Any], None] | None]]:
+    """Progress on stderr while probes run - only when stderr is a terminal, so pipelines and
+    captured output see nothing but the report: a spinner for one target, a bar (targets
+    done/total, probes/s, time left) for several."""
     if not sys.stderr.isatty():
-        yield None
+        yield None, None
         return
     from rich.console import Console
+
+    if targets > 1:
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeRemainingColumn,
+        )
+
+        t0 = time.monotonic()
+        probes = 0
+        with Progress(
+            TextColumn("probing"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("targets, {task.fields[rate]} probes/s"),
+            TimeRemainingColumn(),
+            console=Console(stderr=True),
+            transient=True,
+        ) as bar:
+            task = bar.add_task("targets", total=targets, rate="0")
+
+            def probe_done(result: Any) -> None:
+                nonlocal probes
+                probes += 1
+                rate = probes / max(time.monotonic() - t0, 1e-3)
+                bar.update(task, rate=f"{rate:.0f}")
+
+            def target_done(result: Any) -> None:
+                bar.advance(task)
+
+            yield probe_done, target_done
+        return
 
     done = 0
     with Console(stderr=True).status(f"probing {what}") as status:
@@ -134,7 +178,7 @@ def _progress(what: str) -> Iterator[Callable[[Any], None] | None]:
             done += 1
             status.update(f"probing {what}: {done} done, last {result.name}")
 
-        yield tick
+        yield tick, None
 
 
 def _check_format(fmt: str) -> None:
@@ -160,9 +204,24 @@ def _list_probes() -> None:
 
 def _finish(run: RunResult) -> NoReturn:
     for t in run.targets:
-        if not t.reachable:
+        if (
+            t.unsupported_versions
+            and not t.reachable
+            and all(r.outcome is None or r.outcome.kind == "tls-version" for r in t.results)
+        ):
+            versions = ", ".join(v for v, _ in t.unsupported_versions)
+            _err(
+                f"the server at {redact_url(t.target)} refused every requested TLS version "
+                f"({versions})"
+            )
+        elif not t.reachable:
             reasons = sorted({r.outcome.summary for r in t.results if r.outcome is not None})
-            _err(f"could not reach a TLS server at {t.target}: {', '.join(reasons)}")
+            _err(f"could not reach a TLS server at {redact_url(t.target)}: {', '.join(reasons)}")
+    if run.internal_error:
+        _err(
+            "internal error in mtlscheck (a bug, not the server's doing): please report it "
+            "with the traceback that -v or --format json shows"
+        )
     raise typer.Exit(run.exit_code)
 
 
@@ -181,14 +240,33 @@ ColorOpt = Annotated[
 
 _EXIT_CODES = (
     "Exit codes: 0 every probe met its expectation; 1 some did not; 2 usage or input error; "
-    "3 no probe reached a TLS server."
+    "3 no probe reached a TLS server (or it refused every requested TLS version); "
+    "4 internal error (a bug in mtlscheck: please report it)."
 )
 
 
 @app.command(epilog=_EXIT_CODES)
 def probe(
-    url: Annotated[
-        str | None, typer.Argument(help="https:// URL of the mTLS endpoint.", show_default=False)
+    urls: Annotated[
+        list[str] | None,
+        typer.Argument(
+            help="https:// URL(s) of the mTLS endpoint(s); all share one pool of probes.",
+            show_default=False,
+        ),
+    ] = None,
+    targets_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--targets", help="File of URLs, one per line ('#' comments; '-' reads stdin)."
+        ),
+    ] = None,
+    concurrency: Annotated[
+        int | None,
+        typer.Option("--concurrency", help="Probes in flight at once (default: 8 per core)."),
+    ] = None,
+    per_host: Annotated[
+        int | None,
+        typer.Option("--per-host", help="At most this many probes at once per host:port (8)."),
     ] = None,
     probes: Annotated[
         list[str] | None,
@@ -250,6 +328,10 @@ def probe(
     timeout: Annotated[
         float, typer.Option("--timeout", help="Seconds per probe (connect + handshake + request).")
     ] = 10.0,
+    deadline: Annotated[
+        float | None,
+        typer.Option("--deadline", help="Seconds for the whole run; probes still running end."),
+    ] = None,
     path: Annotated[
         str | None, typer.Option("--path", help="Request path (default: the URL's).")
     ] = None,
@@ -257,6 +339,13 @@ def probe(
     header: Annotated[
         list[str] | None, typer.Option("--header", "-H", help="'Name: value' request header.")
     ] = None,
+    user_from_url: Annotated[
+        bool,
+        typer.Option(
+            "--user-from-url",
+            help="Send the URL's user:password@ as HTTP Basic auth (refused without this flag).",
+        ),
+    ] = False,
     tls: Annotated[str, typer.Option("--tls", help="1.2, 1.3 or both.")] = "both",
     server: Annotated[
         str, typer.Option("--server", help="Profile: generic, nginx, apache, haproxy, caddy.")
@@ -286,12 +375,15 @@ def probe(
     if suite is not None:
         from mtlscheck._suite import load_suite, run_suite
 
-        given = [n for n, v in (("URL", url), ("--probes", probes), ("--cert", cert),
+        given = [n for n, v in (("URL", urls), ("--targets", targets_file),
+                                ("--concurrency", concurrency), ("--per-host", per_host),
+                                ("--probes", probes), ("--cert", cert),
                                 ("--key", key), ("--pki", pki), ("--ca-cert", ca_cert),
                                 ("--ca-key", ca_key), ("--identity", identity),
                                 ("--expect", expect), ("--resolve", resolve), ("--path", path),
                                 ("--key-password-env", key_password_env),
-                                ("--save-certs", save_certs)) if v]  # fmt: skip
+                                ("--save-certs", save_certs),
+                                ("--user-from-url", user_from_url)) if v]  # fmt: skip
         if given:
             raise UsageError(f"--suite takes these from the file; drop {', '.join(given)}")
         # Connection options given on the command line apply to every target, below what
@@ -308,17 +400,24 @@ def probe(
         }  # fmt: skip
         if header:
             overrides["headers"] = dict(_headers(header))
-        suite_run = run_suite(load_suite(suite, defaults=overrides))
+        if deadline is not None:
+            from mtlscheck._api import _seconds
+
+            _seconds(deadline, "--deadline")
+        suite_run = run_suite(load_suite(suite, defaults=overrides), deadline=deadline)
         _emit(suite_run, fmt, output, verbose, color)
         _finish(suite_run)
-    if url is None:
+    all_urls = list(urls or []) + (_read_targets(targets_file) if targets_file else [])
+    if not all_urls:
         raise UsageError(
             "missing URL (e.g. mtlscheck probe https://api.example --cert c.pem --key c.key)"
         )
-    from mtlscheck._api import check
-    from mtlscheck._model import RunResult
+    if resolve is not None and len(all_urls) > 1:
+        raise UsageError("--resolve applies to one URL; give one URL, or use a suite file")
+    from mtlscheck._api import check_many
 
-    url = _apply_path(url, path)
+    all_urls = [_apply_path(u, path) for u in all_urls]
+    url = all_urls[0]
     idents: dict[str, tuple[Path | str, Path | str | None]] = {}
     for name, files in _pairs(identity, "--identity").items():
         c, _, k = files.partition(",")
@@ -344,12 +443,42 @@ def probe(
         method=method,
         headers=_headers(header),
         save_certs=save_certs,
+        deadline=deadline,
+        user_from_url=user_from_url,
     )
-    with _progress(url) as on_result:
-        result = check(url, on_result=on_result, **options)
-    run = RunResult((result,))
+    what = redact_url(url) if len(all_urls) == 1 else f"{len(all_urls)} targets"
+    with _progress(what, targets=len(all_urls)) as (on_result, on_target):
+        run = check_many(
+            all_urls,
+            concurrency=concurrency,
+            per_host=per_host,
+            on_result=on_result,
+            on_target=on_target,
+            **options,
+        )
     _emit(run, fmt, output, verbose, color)
     _finish(run)
+
+
+def _read_targets(path: Path) -> list[str]:
+    """``--targets FILE``: one URL per line, blank lines and ``#`` comments ignored."""
+    from mtlscheck._files import read_input
+
+    if str(path) == "-":
+        data = sys.stdin.buffer.read(4 * 1024 * 1024 + 1)
+        if len(data) > 4 * 1024 * 1024:
+            raise UsageError("--targets -: more than 4 MiB on stdin")
+    else:
+        data = read_input(path, "--targets file", limit=4 * 1024 * 1024)
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise UsageError(f"--targets {path}: not UTF-8 text") from None
+    found = [ln.split("#", 1)[0].strip() for ln in text.splitlines()]
+    found = [u for u in found if u]
+    if not found:
+        raise UsageError(f"--targets {path}: no URL in it")
+    return found
 
 
 @app.command(epilog=_EXIT_CODES)
@@ -368,8 +497,6 @@ def demo(
     'nginx' and 'apache' show a correct setup (all probes pass); 'optional' shows the most
     common silent misconfiguration (a client without a certificate gets in: exit code 1).
     """
-    import tempfile
-
     _check_format(fmt)
     from mtlscheck._api import check
     from mtlscheck._model import RunResult
@@ -385,8 +512,10 @@ def demo(
             f"--mode must be nginx, apache or optional, not {mode!r}"
             f"{closest(mode, [m.value for m in ServerMode])}"
         ) from None
-    with tempfile.TemporaryDirectory(prefix="mtlscheck-demo-") as tmp:
-        pki, _ = init_pki(Path(tmp) / "pki")
+    from mtlscheck._write import temporary_directory
+
+    with temporary_directory(prefix="mtlscheck-demo-") as tmp:
+        pki, _ = init_pki(tmp / "pki")
         print(
             f"mtlscheck: demo PKI in {pki.directory}; starting the built-in server ({mode} mode)",
             file=sys.stderr,
@@ -430,18 +559,89 @@ def _root(
     """Verify and diagnose mutual TLS (client-certificate authentication) on HTTPS endpoints."""
 
 
+class _Stopped(BaseException):
+    """Raised in the main thread by a SIGINT/SIGTERM/SIGHUP handler.
+
+    A BaseException, like KeyboardInterrupt, so no ``except Exception`` on the way swallows it
+    (click turns KeyboardInterrupt into "Aborted!" and exit 1; it lets this one through).
+    """
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+_STOP_MESSAGES = {"SIGINT": "interrupted", "SIGTERM": "terminated", "SIGHUP": "hung up"}
+_STOP_GRACE = 2.0
+"""Seconds the run may take to unwind after a signal (probes in flight end at their own
+deadline) before the process exits anyway; minted files are gone before this starts."""
+
+
+def _stop_message(signum: int) -> str:
+    import signal
+
+    name = signal.Signals(signum).name
+    return f"{_STOP_MESSAGES.get(name, 'stopped')} ({name}); minted certificates removed"
+
+
+@contextlib.contextmanager
+def _signals_stop_the_run() -> Iterator[None]:
+    """SIGINT, SIGTERM and SIGHUP: remove what was minted *first*, then unwind and exit
+    128 + the signal number (130, 143, 129), as a shell reports a process killed by it.
+
+    Removing first matters: a minted ``not-yet-valid`` certificate is signed by the trusted
+    CA and becomes valid in 30 days; a supervisor's SIGKILL may follow SIGTERM within seconds.
+    If unwinding takes longer than :data:`_STOP_GRACE`, or a second signal comes, the
+    process exits at once (nothing is left to clean up by then).
+    """
+    import signal
+    import threading
+
+    from mtlscheck._write import remove_tracked
+
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signal handlers can only be set from the main thread
+        return
+    stopping: list[int] = []
+
+    def hard_exit(signum: int) -> None:
+        with contextlib.suppress(OSError):
+            os.write(2, f"mtlscheck: error: {_stop_message(signum)}\n".encode())
+        os._exit(128 + signum)
+
+    def handler(signum: int, frame: object) -> None:
+        remove_tracked()
+        if stopping:
+            hard_exit(stopping[0])
+        stopping.append(signum)
+        timer = threading.Timer(_STOP_GRACE, hard_exit, (signum,))
+        timer.daemon = True
+        timer.start()
+        raise _Stopped(signum)
+
+    wanted = [getattr(signal, n) for n in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, n)]
+    previous = {s: signal.signal(s, handler) for s in wanted}
+    try:
+        yield
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns the exit code instead of raising, so tests can call it.
 
     typer runs with ``standalone_mode=False``: click's usage errors reach this function as
     exceptions and, like our own errors, become one line (:mod:`mtlscheck._cli_errors`).
     No click/typer internals are named, so this works whether typer vendors click (0.28) or
-    depends on it.
+    depends on it.  SIGINT, SIGTERM and SIGHUP
+    remove minted files and exit 130, 143 and 129 (see :func:`_signals_stop_the_run`).
     """
     try:
-        # Not standalone: click's usage errors come here as exceptions and become one
-        # line (see _cli_errors); typer.Exit comes back as the return value.
-        rv = app(args=argv, prog_name="mtlscheck", standalone_mode=False)
+        with _signals_stop_the_run():
+            # Not standalone: click's usage errors come here as exceptions and become one
+            # line (see _cli_errors); typer.Exit comes back as the return value.
+            rv = app(args=argv, prog_name="mtlscheck", standalone_mode=False)
         return rv if isinstance(rv, int) else 0
     except SystemExit as exc:
         code = exc.code
@@ -449,7 +649,10 @@ def main(argv: list[str] | None = None) -> int:
     except MtlscheckError as exc:
         _err(str(exc))
         return exc.exit_code
-    except KeyboardInterrupt:
+    except _Stopped as exc:
+        _err(_stop_message(exc.signum))
+        return 128 + exc.signum
+    except KeyboardInterrupt:  # SIGINT outside our handler (another thread's main, say)
         _err("interrupted")
         return 130
     except Exception as exc:

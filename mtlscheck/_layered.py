@@ -42,8 +42,8 @@ def _accepted(r: ProbeResult) -> bool:
 def _names(rs: Sequence[ProbeResult]) -> str:
     seen: list[str] = []
     for r in rs:
-        if r.name not in seen:
-            seen.append(r.name)
+        if r.probe not in seen:
+            seen.append(r.probe)
     return ", ".join(seen[:4]) + (f" and {len(seen) - 4} more" if len(seen) > 4 else "")
 
 

@@ -284,7 +284,8 @@ CASES: list[Case] = [
     cli("command-typo", "prob", "{url}", says="did you mean 'probe'"),
     cli("timeout-not-a-number", *P, "--timeout", "abc", says="mtlscheck probe --help"),
     cli("option-without-value", *P, "--timeout", says="mtlscheck probe --help"),
-    cli("extra-argument", *P, "extra", says="unexpected extra argument"),
+    # probe takes several URLs (a fleet); a second argument that is no URL is still one line
+    cli("extra-argument", *P, "extra", says="not an https:// URL: 'extra'"),
     cli("demo-mode-typo", "demo", "--mode", "ngin", says="did you mean 'nginx'"),
     # -- pki
     cli(
