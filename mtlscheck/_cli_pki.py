@@ -6,7 +6,10 @@ The main app mounts this with ``app.add_typer(pki_app, name="pki")``.  Errors ar
 
 from __future__ import annotations
 
+import contextlib
 import os
+import threading
+from collections.abc import Iterator
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -19,8 +22,8 @@ __all__ = ["pki_app"]
 
 pki_app = typer.Typer(
     name="pki",
-    help="Create a throwaway test PKI (CAs, client certificate variants, CRL) and print "
-    "nginx/Apache snippets that require client certificates.",
+    help="Create a throwaway test PKI (CAs, client certificate variants, CRL), print "
+    "nginx/Apache snippets that require client certificates, and run its OCSP responder.",
     no_args_is_help=True,
     add_completion=False,
 )
@@ -97,6 +100,15 @@ def init(
             "(unset: a random password is generated and printed once).",
         ),
     ] = None,
+    ocsp_url: Annotated[
+        str | None,
+        typer.Option(
+            "--ocsp-url",
+            metavar="URL",
+            help="http:// URL of an OCSP responder to name in the certificates' Authority "
+            "Information Access (serve it with 'mtlscheck pki ocsp-serve DIR').",
+        ),
+    ] = None,
 ) -> None:
     """Create a test PKI in DIRECTORY and print snippets for nginx, Apache and curl."""
     from rich.console import Console
@@ -124,6 +136,7 @@ def init(
         key_type=key_type.value,
         force=force,
         p12_password=env_password,
+        ocsp_url=ocsp_url,
     )
 
     console = Console(highlight=False)
@@ -136,6 +149,11 @@ def init(
         table.add_row(name, cert, role.key.name if role.key else "-")
     console.print(table)
     console.out(f"CRL (root + intermediate): {pki.crl}")
+    if pki.ocsp_url is not None:
+        console.out(
+            f"OCSP responder named in the certificates: {pki.ocsp_url} "
+            f"(run: mtlscheck pki ocsp-serve {pki.directory})"
+        )
     if pki.p12 is not None:
         if env_password is not None:
             console.out(f"PKCS#12 of 'valid': {pki.p12} (password from ${p12_password_env})")
@@ -193,3 +211,98 @@ def apache(
         apache_config(pki, listen=listen, server_name=server_name, document_root=document_root),
         nl=False,
     )
+
+
+@pki_app.command("ocsp-serve")
+def ocsp_serve(
+    directory: DirArg,
+    listen: Annotated[
+        str | None,
+        typer.Option(
+            "--listen",
+            help="Listen address: PORT, HOST:PORT or [IPv6]:PORT; port 0 picks a free one "
+            "[default: the host and port of the PKI's --ocsp-url, else 127.0.0.1:8888].",
+            show_default=False,
+        ),
+    ] = None,
+    delegated: Annotated[
+        bool,
+        typer.Option(
+            "--delegated",
+            help="Sign with a responder certificate issued by each CA (OCSPSigning EKU, "
+            "made at start-up) instead of the CA key itself.",
+        ),
+    ] = False,
+    quiet: Annotated[
+        bool, typer.Option("--quiet", "-q", help="Do not log each request on stderr.")
+    ] = False,
+) -> None:
+    """Run an OCSP responder (RFC 6960, POST and GET) for the PKI in DIRECTORY, in the
+    foreground until Ctrl-C or SIGTERM: good, revoked (its CRL) or unknown (not issued by it)."""
+    import sys
+
+    from mtlscheck._ocsp import OcspServer, Responder, address_of, listen_address
+    from mtlscheck._pki import PKI
+
+    pki = PKI.load(directory)
+    if listen is not None:
+        host, port = listen_address(listen)
+    elif pki.ocsp_url is not None:
+        host, port = address_of(pki.ocsp_url)
+    else:
+        host, port = "127.0.0.1", 8888
+    responder = Responder(pki, delegated=delegated)
+    server = OcspServer(responder, host, port, log=None if quiet else sys.stderr)
+    with _until_stopped() as stopped:
+        server.start()
+        try:
+            signer = "delegated responder certificates" if delegated else "the CA keys"
+            typer.echo(
+                f"OCSP responder for {pki.directory} listening on {server.url} "
+                f"(CAs: {', '.join(responder.ca_names)}; signed with {signer}); Ctrl-C stops it"
+            )
+            _hint_url(pki.ocsp_url, server.url)
+            sys.stdout.flush()
+            while not stopped.wait(0.5):
+                pass
+        finally:
+            server.stop()
+    typer.echo("OCSP responder stopped", err=True)
+
+
+def _hint_url(named: str | None, url: str) -> None:
+    """Say where servers must be pointed when the certificates do not name this responder."""
+    from mtlscheck._ocsp import address_of
+
+    if named is None:
+        typer.echo(
+            "the PKI's certificates name no OCSP URL (pki init --ocsp-url): point the server "
+            f"at it: nginx 'ssl_ocsp on; ssl_ocsp_responder {url};', Apache 'SSLOCSPEnable on', "
+            f"'SSLOCSPDefaultResponder {url}', 'SSLOCSPOverrideResponder on'",
+            err=True,
+        )
+    elif address_of(named) != address_of(url):
+        typer.echo(
+            f"warning: the certificates name {named}, but this responder listens on {url}: "
+            "servers that follow the certificate's URL will not reach it",
+            err=True,
+        )
+
+
+@contextlib.contextmanager
+def _until_stopped() -> Iterator[threading.Event]:
+    """An event set by SIGINT, SIGTERM or SIGHUP: a foreground server's normal way to end,
+    so it stops cleanly and exits 0 (outside the main thread: by KeyboardInterrupt only)."""
+    import signal
+
+    stopped = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield stopped
+        return
+    wanted = [getattr(signal, n) for n in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, n)]
+    previous = {s: signal.signal(s, lambda signum, frame: stopped.set()) for s in wanted}
+    try:
+        yield stopped
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)

@@ -20,6 +20,10 @@ probes, the pytest plugin and the tests:
 ``wrong-ca``        issued by ``other-ca``
 ==================  =========================================================================
 
+With ``ocsp_url`` (``pki init --ocsp-url``) every certificate issued by ``ca`` or
+``intermediate-ca`` carries an Authority Information Access extension naming that OCSP
+responder, which ``mtlscheck pki ocsp-serve`` (:mod:`mtlscheck._ocsp`) runs.
+
 Private keys (and the ``.p12``) are created with mode 0600 from the start.  The nginx and
 Apache configuration that uses such a directory is in :mod:`mtlscheck._snippets`.
 """
@@ -42,7 +46,7 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsageOID, NameOID
 
 from mtlscheck._errors import InputError, UsageError
 from mtlscheck._identity import PrivateKey
@@ -211,6 +215,17 @@ def _san(hosts: Sequence[str]) -> x509.SubjectAlternativeName:
     return x509.SubjectAlternativeName(names)
 
 
+def _aia(ocsp_url: str) -> x509.AuthorityInformationAccess:
+    """Where a verifier asks about revocation (RFC 5280 4.2.2.1, id-ad-ocsp)."""
+    return x509.AuthorityInformationAccess(
+        [
+            x509.AccessDescription(
+                AuthorityInformationAccessOID.OCSP, x509.UniformResourceIdentifier(ocsp_url)
+            )
+        ]
+    )
+
+
 def _builder(
     name: x509.Name, key: PrivateKey, issuer: Issued | None, start: datetime, end: datetime
 ) -> x509.CertificateBuilder:
@@ -234,11 +249,13 @@ def make_ca(
     not_before: datetime | None = None,
     not_after: datetime | None = None,
     path_length: int | None = None,
+    ocsp_url: str | None = None,
 ) -> Issued:
     """A CA certificate: self-signed root if ``issuer`` is None, else an intermediate.
 
     ``subject`` as a string becomes ``CN=<subject>, O=mtlscheck test PKI``; an
     :class:`x509.Name` is used verbatim (e.g. a look-alike of a trusted CA's exact name).
+    ``ocsp_url`` (intermediates only: a root is never checked) adds an AIA OCSP URL.
     """
     key = new_key(key_type)
     name = _name(subject)
@@ -252,6 +269,8 @@ def make_ca(
     )
     if issuer is not None:
         builder = builder.add_extension(_aki(issuer), critical=False)
+        if ocsp_url is not None:
+            builder = builder.add_extension(_aia(ocsp_url), critical=False)
     cert = builder.sign(signer_key, _digest(signer_key))
     return Issued(cert=cert, key=key, chain=() if issuer is None else _chain_below(issuer))
 
@@ -269,12 +288,16 @@ def make_leaf(
     not_before: datetime | None = None,
     not_after: datetime | None = None,
     emails: Sequence[str] = (),
+    ocsp_url: str | None = None,
+    extensions: Sequence[x509.ExtensionType] = (),
 ) -> Issued:
     """An end-entity certificate (CA:FALSE); self-signed if ``issuer`` is None.
 
     ``ekus`` None means clientAuth if ``client`` and serverAuth if ``server``; an explicit
     empty sequence omits extendedKeyUsage altogether.  ``hosts`` (DNS names / IP addresses)
     and ``emails`` (rfc822Name) become the SAN; without either there is no SAN extension.
+    ``ocsp_url`` adds an AIA extension naming that OCSP responder; ``extensions`` are added
+    as they are, non-critical (e.g. ``OCSPNoCheck`` on a delegated OCSP responder).
     """
     if key is None:
         key = new_key(key_type)
@@ -300,6 +323,10 @@ def make_leaf(
         builder = builder.add_extension(x509.SubjectAlternativeName(san), critical=False)
     if issuer is not None:
         builder = builder.add_extension(_aki(issuer), critical=False)
+    if ocsp_url is not None:
+        builder = builder.add_extension(_aia(ocsp_url), critical=False)
+    for ext in extensions:
+        builder = builder.add_extension(ext, critical=False)
     signer = key if issuer is None else issuer.key
     cert = builder.sign(signer, _digest(signer))
     return Issued(cert=cert, key=key, chain=() if issuer is None else _chain_below(issuer))
@@ -395,6 +422,8 @@ class PKI:
     """PKCS#12 bundle of the ``valid`` client (cert + key), password-protected."""
     www: Path | None = field(default=None)
     """Document root with an ``index.html`` ("ok"), used by :func:`apache_config`."""
+    ocsp_url: str | None = field(default=None)
+    """The OCSP responder URL the PKI's leaves name (``pki init --ocsp-url``), or None."""
 
     def __hash__(self) -> int:  # roles is a mapping; the directory identifies a PKI
         return hash(self.directory)
@@ -485,6 +514,9 @@ class PKI:
             if required not in roles:
                 raise ValueError(f"role {required!r} is missing")
         www = data.get("www")
+        ocsp_url = data.get("ocsp_url")
+        if ocsp_url is not None and not isinstance(ocsp_url, str):
+            raise ValueError("ocsp_url is not a string")
         return cls(
             directory=root,
             key_type=key_type,
@@ -493,6 +525,7 @@ class PKI:
             crl=path(data["crl"], "crl"),
             p12=opt_path(data.get("p12"), "p12"),
             www=None if www is None or not (root / www).is_dir() else root / www,
+            ocsp_url=ocsp_url,
         )
 
 
@@ -558,11 +591,14 @@ def init_pki(
     key_type: KeyType = "ec",
     force: bool = False,
     p12_password: str | None = None,
+    ocsp_url: str | None = None,
 ) -> tuple[PKI, str]:
     """Create a complete test PKI in ``directory``; return it and the ``valid.p12`` password.
 
     An existing non-empty directory is refused unless ``force`` (then our files are replaced,
     other files are left alone).  The password is generated with :mod:`secrets` if None.
+    ``ocsp_url`` (an ``http://`` URL) goes into the AIA extension of everything ``ca`` and
+    ``intermediate-ca`` issue, and into the manifest for ``pki ocsp-serve``.
     """
     root = Path(directory).expanduser().absolute()
     hosts = tuple(h.strip() for h in hosts if h.strip())
@@ -575,6 +611,10 @@ def init_pki(
     if root.is_dir() and any(root.iterdir()) and not force:
         raise InputError(f"{root} exists and is not empty; use --force to overwrite")
     _san(hosts)  # validate before doing any work
+    if ocsp_url is not None:
+        from mtlscheck._ocsp import check_ocsp_url
+
+        ocsp_url = check_ocsp_url(ocsp_url, "--ocsp-url")
 
     now = _now()
 
@@ -597,11 +637,16 @@ def init_pki(
             emails=[f"{cn}@{_EMAIL_DOMAIN}"],
             not_before=not_before,
             not_after=not_after,
+            ocsp_url=None if issuer is None or issuer is other_ca else ocsp_url,
         )
 
     ca = make_ca("mtlscheck test root CA", key_type=key_type)
     inter_ca = make_ca(
-        "mtlscheck test intermediate CA", issuer=ca, key_type=key_type, path_length=0
+        "mtlscheck test intermediate CA",
+        issuer=ca,
+        key_type=key_type,
+        path_length=0,
+        ocsp_url=ocsp_url,
     )
     other_ca = make_ca("mtlscheck unrelated CA", key_type=key_type)
     issued: dict[str, Issued] = {
@@ -609,7 +654,13 @@ def init_pki(
         "intermediate-ca": inter_ca,
         "other-ca": other_ca,
         "server": make_leaf(
-            ca, hosts[0], key_type=key_type, client=False, server=True, hosts=hosts
+            ca,
+            hosts[0],
+            key_type=key_type,
+            client=False,
+            server=True,
+            hosts=hosts,
+            ocsp_url=ocsp_url,
         ),
         "valid": client("valid", ca),
         "expired": client(
@@ -679,6 +730,8 @@ def init_pki(
         "p12_role": "valid",
         "www": "www",
     }
+    if ocsp_url is not None:
+        manifest["ocsp_url"] = ocsp_url
     _write_bytes(
         root / MANIFEST,
         (json.dumps(manifest, indent=2) + "\n").encode(),
