@@ -360,14 +360,22 @@ def check_many(
             versions=prep.versions,
             profile=prep.profile,
         )
+        from mtlscheck._revocation import annotate
+
+        def finish(t: TargetResult) -> TargetResult:
+            # The revoked probe's result says whether revocation was enforced and what could
+            # have done it (CRL, OCSP URL): that needs the identity, known here.
+            return annotate(t, plan.identities, prep.pki)
+
         results = run_fleet(
             [(t, plan) for t in targets],
             concurrency=conc,
             per_host=host_cap,
             deadline=run_deadline,
             on_result=on_result,
-            on_target=on_target,
+            on_target=None if on_target is None else (lambda t: on_target(finish(t))),
         )
+        results = [finish(r) for r in results]
         if own_tmp is not None:
             removed = any(save_dir.iterdir())
             results = [dataclasses.replace(r, certs_removed=removed) for r in results]

@@ -861,17 +861,23 @@ def rule_revocation(ev: Evidence) -> Iterable[Finding]:
     if not hit:
         return
     verifies = bool(ev.rejected("expired") or ev.rejected("wrong-ca"))
+    # Which mechanisms could have refused it (a CRL listing it, an OCSP URL in the
+    # certificate): set on the results by mtlscheck._revocation.annotate.
+    from mtlscheck._revocation import mechanism_text
+
+    mechanisms = mechanism_text([r.revocation for r in hit if r.revocation is not None])
     yield _finding(
         Code.REVOCATION_NOT_CHECKED,
         Severity.ERROR,
         f"a revoked certificate is accepted: {listing(hit)}"
         + (
             "; other bad certificates are refused, so the CRL/OCSP check is what is missing "
-            "(nginx without ssl_crl, Apache SSLCARevocationFile without SSLCARevocationCheck, "
-            "HAProxy without crl-file, Caddy)"
+            "(nginx without ssl_crl or ssl_ocsp, Apache without SSLCARevocationCheck or "
+            "SSLOCSPEnable, HAProxy without crl-file, Caddy)"
             if verifies
             else ""
-        ),
+        )
+        + (f"; {mechanisms}" if mechanisms else ""),
         names(hit),
     )
 

@@ -20,6 +20,7 @@ __all__ = [
     "OutcomeKind",
     "Phase",
     "ProbeResult",
+    "RevocationInfo",
     "RunResult",
     "Severity",
     "TargetResult",
@@ -224,6 +225,54 @@ class HandshakeFacts:
 
 
 @dataclass(frozen=True)
+class RevocationInfo:
+    """What the ``revoked`` probe says about revocation checking (JSON ``probes[].revocation``).
+
+    Whether the server refused the revoked certificate, and which mechanisms could have
+    refused it: a CRL (one mtlscheck knows to list it, or distribution points in the
+    certificate) and OCSP (responder URLs in the certificate's Authority Information Access).
+    A server can also be given a responder of its own (``ssl_ocsp_responder``,
+    ``SSLOCSPDefaultResponder``) for certificates that name none.
+    """
+
+    enforced: bool | None
+    """True: refused; False: it got in (``revocation-not-checked``); None: the outcome says
+    nothing about client auth (our side refused, no TLS server, ...)."""
+    how: str = ""
+    """The outcome it rests on (``tls-alert certificate_revoked (handshake)``, ``http 200``)."""
+    by_revocation: bool = False
+    """The server named revocation as the reason (alert ``certificate_revoked``); nginx's 400
+    does not say why, so a refusal there is enforcement without this confirmation."""
+    crl_file: str | None = None
+    """A CRL file known to list the certificate (the ``--pki`` directory's ``crl.pem``)."""
+    crl_urls: tuple[str, ...] = ()
+    """CRL distribution points named in the certificate."""
+    ocsp_urls: tuple[str, ...] = ()
+    """OCSP responder URLs named in the certificate (``pki init --ocsp-url``)."""
+
+    @property
+    def mechanisms(self) -> tuple[str, ...]:
+        """``crl`` and/or ``ocsp``: what the certificate and PKI offer a server to refuse it."""
+        found = []
+        if self.crl_file or self.crl_urls:
+            found.append("crl")
+        if self.ocsp_urls:
+            found.append("ocsp")
+        return tuple(found)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "enforced": self.enforced,
+            "how": self.how,
+            "by_revocation": self.by_revocation,
+            "mechanisms": list(self.mechanisms),
+            "crl_file": self.crl_file,
+            "crl_urls": list(self.crl_urls),
+            "ocsp_urls": list(self.ocsp_urls),
+        }
+
+
+@dataclass(frozen=True)
 class ProbeResult:
     """One probe against one target over one TLS version."""
 
@@ -246,6 +295,8 @@ class ProbeResult:
     duration_ms: float = 0.0
     traceback: str = ""
     """For an ``internal-error`` outcome: where mtlscheck failed (shown with ``-v``, in JSON)."""
+    revocation: RevocationInfo | None = None
+    """For the ``revoked`` probe: was revocation enforced, and by which mechanism could it be."""
 
     @property
     def name(self) -> str:
@@ -266,6 +317,7 @@ class ProbeResult:
             "openssl": self.openssl,
             "duration_ms": round(self.duration_ms, 1),
             "traceback": self.traceback or None,
+            "revocation": None if self.revocation is None else self.revocation.to_dict(),
         }
 
 
