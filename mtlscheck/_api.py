@@ -20,7 +20,13 @@ from mtlscheck._errors import InputError, UsageError
 from mtlscheck._expect import ServerProfile
 from mtlscheck._identity import ClientIdentity, load_certificates, load_identity
 from mtlscheck._model import ProbeResult, RunResult, TargetResult
-from mtlscheck._probes import IdentitySources, pki_identity, resolve_identities, select_probes
+from mtlscheck._probes import (
+    IdentitySources,
+    RequestOptions,
+    pki_identity,
+    resolve_identities,
+    select_probes,
+)
 from mtlscheck._runner import Plan, Target, default_expectations
 
 if TYPE_CHECKING:
@@ -29,7 +35,7 @@ if TYPE_CHECKING:
     from mtlscheck._expect import Expectation
     from mtlscheck._pki import PKI
 
-__all__ = ["Prepared", "check", "check_many", "parse_versions", "prepare"]
+__all__ = ["Prepared", "check", "check_many", "parse_versions", "prepare", "run_many"]
 
 
 def parse_versions(tls: str | None) -> tuple[str, ...]:
@@ -110,6 +116,8 @@ class Prepared:
     ca_cert: x509.Certificate | None
     pki: PKI | None
     overrides: Mapping[str, ClientIdentity]
+    request_options: RequestOptions
+    """Identity headers (``forged-headers``) and the other servername (``sni-mismatch``)."""
 
 
 def _check_cacert(path: Path) -> None:
@@ -163,6 +171,9 @@ def prepare(
     method: str = "GET",
     headers: Sequence[tuple[str, str]] = (),
     user_from_url: bool = False,
+    forged_headers: Sequence[tuple[str, str]] = (),
+    forged_headers_only: bool = False,
+    other_servername: str | None = None,
 ) -> Prepared:
     """Validate the arguments of :func:`check` and load its files; raise on the first problem.
 
@@ -231,7 +242,29 @@ def prepare(
         ca_cert=ca_name_cert,
         pki=loaded,
         overrides=overrides,
+        request_options=_request_options(forged_headers, forged_headers_only, other_servername),
     )
+
+
+def _request_options(
+    forged: Sequence[tuple[str, str]], only: bool, other_servername: str | None
+) -> RequestOptions:
+    """``--forged-header`` (added to the default identity headers, or replacing them with
+    ``--forged-headers-only``) and ``--other-servername``, validated like ``-H`` and
+    ``--servername``."""
+    from mtlscheck import _validate as v
+    from mtlscheck._probes import DEFAULT_IDENTITY_HEADERS
+
+    given = tuple((str(k), str(val)) for k, val in forged)
+    for name, value in given:
+        v.check_header(name, value)
+    if only and not given:
+        raise UsageError("--forged-headers-only needs at least one --forged-header 'Name: value'")
+    if other_servername is not None:
+        v.check_hostname(other_servername, "--other-servername")
+    names = {k.lower() for k, _ in given}
+    base = () if only else tuple(h for h in DEFAULT_IDENTITY_HEADERS if h[0].lower() not in names)
+    return RequestOptions(identity_headers=(*base, *given), other_servername=other_servername)
 
 
 def _seconds(value: float, flag: str) -> float:
@@ -263,6 +296,9 @@ def check(
     method: str = "GET",
     headers: Sequence[tuple[str, str]] = (),
     user_from_url: bool = False,
+    forged_headers: Sequence[tuple[str, str]] = (),
+    forged_headers_only: bool = False,
+    other_servername: str | None = None,
     save_certs: Path | str | None = None,
     workers: int = 4,
     on_result: Callable[[ProbeResult], None] | None = None,
@@ -307,6 +343,9 @@ def check(
         method=method,
         headers=headers,
         user_from_url=user_from_url,
+        forged_headers=forged_headers,
+        forged_headers_only=forged_headers_only,
+        other_servername=other_servername,
     )
     return run.targets[0]
 
@@ -329,12 +368,44 @@ def check_many(
     probes in flight, ``per_host`` those against one host:port, ``deadline`` (seconds) the
     whole run.  ``on_target`` gets each target's result as soon as it is complete.
     """
-    from mtlscheck._fleet import DEFAULT_CONCURRENCY, DEFAULT_PER_HOST, run_fleet
-
     if isinstance(urls, str) or not urls:
         raise UsageError("give at least one URL (a list of https:// URLs)")
-    prep = prepare(urls[0], **options)
-    targets = [prep.target] + [dataclasses.replace(prep.target, url=u) for u in urls[1:]]
+    return run_many(
+        [(u, options) for u in urls],
+        concurrency=concurrency,
+        per_host=per_host,
+        deadline=deadline,
+        save_certs=save_certs,
+        on_result=on_result,
+        on_target=on_target,
+    )
+
+
+def _options_key(options: Mapping[str, Any]) -> str:
+    """Targets with equal options share one plan (one set of minted certificates)."""
+    return repr(sorted((k, repr(v)) for k, v in options.items()))
+
+
+def run_many(
+    specs: Sequence[tuple[str, Mapping[str, Any]]],
+    *,
+    concurrency: int | None = None,
+    per_host: int | None = None,
+    deadline: float | None = None,
+    save_certs: Path | str | None = None,
+    on_result: Callable[[ProbeResult], None] | None = None,
+    on_target: Callable[[TargetResult], None] | None = None,
+) -> RunResult:
+    """Probe ``(url, options)`` pairs - each with the options of :func:`check` - in one pool.
+
+    The engine of :func:`check_many` and of suite files: every pair is validated and its
+    files loaded before the first connection; pairs with equal options share their minted
+    certificates.
+    """
+    from mtlscheck._fleet import DEFAULT_CONCURRENCY, DEFAULT_PER_HOST, run_fleet
+    from mtlscheck._revocation import annotate
+
+    preps = [prepare(url, **opts) for url, opts in specs]
     run_deadline = None if deadline is None else time.monotonic() + _seconds(deadline, "--deadline")
     conc = DEFAULT_CONCURRENCY if concurrency is None else _count(concurrency, "--concurrency")
     host_cap = DEFAULT_PER_HOST if per_host is None else _count(per_host, "--per-host")
@@ -345,43 +416,62 @@ def check_many(
         save_dir = Path(own_tmp.name)
         _write.track_path(save_dir)  # a SIGTERM handler removes it at once (see _cli)
     try:
-        src = IdentitySources(
-            valid=prep.valid,
-            ca=prep.ca,
-            ca_cert=prep.ca_cert,
-            pki=prep.pki,
-            overrides=prep.overrides,
-            save_dir=save_dir,
-        )
-        plan = Plan(
-            probes=prep.probes,
-            identities=resolve_identities(prep.probes, src),
-            expectations=prep.expectations,
-            versions=prep.versions,
-            profile=prep.profile,
-        )
-        from mtlscheck._revocation import annotate
+        plans: dict[str, tuple[Plan, Prepared]] = {}
+        items: list[tuple[Target, Plan]] = []
+        for (_url, opts), prep in zip(specs, preps, strict=True):
+            key = _options_key(opts)
+            if key not in plans:
+                where = save_dir if not plans else save_dir / f"set{len(plans) + 1}"
+                if where != save_dir:
+                    where.mkdir(mode=0o700)
+                src = IdentitySources(
+                    valid=prep.valid,
+                    ca=prep.ca,
+                    ca_cert=prep.ca_cert,
+                    pki=prep.pki,
+                    overrides=prep.overrides,
+                    save_dir=where,
+                )
+                plan = Plan(
+                    probes=prep.probes,
+                    identities=resolve_identities(prep.probes, src),
+                    expectations=prep.expectations,
+                    versions=prep.versions,
+                    profile=prep.profile,
+                    request_options=prep.request_options,
+                )
+                plans[key] = (plan, prep)
+            items.append((prep.target, plans[key][0]))
+        chosen = [plans[_options_key(o)] for _u, o in specs]
 
-        def finish(t: TargetResult) -> TargetResult:
+        def finish(t: TargetResult, i: int) -> TargetResult:
             # The revoked probe's result says whether revocation was enforced and what could
             # have done it (CRL, OCSP URL): that needs the identity, known here.
+            plan, prep = chosen[i]
             return annotate(t, plan.identities, prep.pki)
 
+        # Streamed targets are matched to their spec by URL (the first with that URL); the
+        # final results below, by position.
+        first_index: dict[str, int] = {}
+        for i, (t, _p) in enumerate(items):
+            first_index.setdefault(t.url, i)
         results = run_fleet(
-            [(t, plan) for t in targets],
+            items,
             concurrency=conc,
             per_host=host_cap,
             deadline=run_deadline,
             on_result=on_result,
-            on_target=None if on_target is None else (lambda t: on_target(finish(t))),
+            on_target=None
+            if on_target is None
+            else (lambda t: on_target(finish(t, first_index[t.target]))),
         )
-        results = [finish(r) for r in results]
+        results = [finish(r, i) for i, r in enumerate(results)]
         if own_tmp is not None:
             removed = any(save_dir.iterdir())
             results = [dataclasses.replace(r, certs_removed=removed) for r in results]
         else:
-            where = str(save_dir.resolve())
-            results = [dataclasses.replace(r, certs_dir=where) for r in results]
+            kept = str(save_dir.resolve())
+            results = [dataclasses.replace(r, certs_dir=kept) for r in results]
         return RunResult(tuple(results))
     finally:
         if own_tmp is not None:

@@ -246,20 +246,14 @@ def run_suite(
     ``deadline`` (seconds) bounds the whole run: targets reached after it get what is left
     (at least a moment, so each still reports its probes as timeouts instead of vanishing).
     """
-    import time
-
-    from mtlscheck._model import RunResult
+    from mtlscheck._api import run_many
 
     suite.validate()  # every target, identities included, before the first probe
-    end = None if deadline is None else time.monotonic() + deadline
-    return RunResult(
-        tuple(
-            t.run(
-                on_result=on_result,
-                deadline=None if end is None else max(0.001, end - time.monotonic()),
-            )
-            for t in suite.targets
-        )
+    # One pool for every target of the file: a silent target no longer holds up the rest.
+    return run_many(
+        [(t.url, t.check_kwargs()) for t in suite.targets],
+        deadline=deadline,
+        on_result=on_result,
     )
 
 

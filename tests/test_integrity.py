@@ -154,7 +154,7 @@ def test_a_bug_of_ours_is_internal_error_not_a_server_outcome(
 ) -> None:
     import mtlscheck._runner as runner
 
-    def broken(client: object, target: object) -> tuple[int, bytes]:
+    def broken(*args: object, **kwargs: object) -> tuple[int, bytes]:
         raise KeyError("a bug")
 
     monkeypatch.setattr(runner, "_http", broken)
