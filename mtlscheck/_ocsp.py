@@ -20,8 +20,8 @@ What it answers, from the PKI's own revocation data:
 
 Responses are built with :class:`cryptography.x509.ocsp.OCSPResponseBuilder` and signed by the
 issuing CA, or with ``delegated=True`` by a responder certificate minted at start-up for each CA
-(extendedKeyUsage OCSPSigning, ``id-pkix-ocsp-nocheck``, valid for a day, kept in memory and
-sent in the response).  A request nonce is echoed (Apache checks it).  The CRL file is re-read
+(extendedKeyUsage OCSPSigning, ``id-pkix-ocsp-nocheck``, valid for a day, kept in memory); the
+signer's certificate is always sent in the response (Apache looks for the signer only there).  A request nonce is echoed (Apache checks it).  The CRL file is re-read
 when it changes, so a CRL replaced under a running responder takes effect at once.
 
 HTTP per RFC 6960 appendix A: ``POST`` with the DER request as the body, or ``GET`` with the
@@ -379,9 +379,12 @@ class Responder:
             revocation_time=None if entry is None else entry.revocation_date_utc,
             revocation_reason=None if entry is None else _reason(entry),
         )
-        builder = builder.responder_id(ocsp.OCSPResponderEncoding.HASH, authority.signer_cert)
-        if authority.delegated:
-            builder = builder.certificates([authority.signer_cert])
+        # The signer's certificate goes into the response even when it is the CA: Apache
+        # (OCSP_basic_verify without extra certificates) finds the signer only there
+        # ("signer certificate not found" otherwise), as OpenSSL's own responder does.
+        builder = builder.responder_id(
+            ocsp.OCSPResponderEncoding.HASH, authority.signer_cert
+        ).certificates([authority.signer_cert])
         try:
             nonce = req.extensions.get_extension_for_class(x509.OCSPNonce).value
         except x509.ExtensionNotFound:

@@ -120,7 +120,7 @@ def test_revoked_good_and_signed_by_the_ca(pki: PKI, server: OcspServer) -> None
     assert (
         resp.responder_key_hash == x509.SubjectKeyIdentifier.from_public_key(ca.public_key()).digest
     )
-    assert resp.certificates == []  # signed by the CA itself: nothing to send
+    assert resp.certificates == [ca]  # Apache finds the signer only in the response
     verify_signature(resp, ca)
     assert resp.next_update_utc is not None
     assert resp.this_update_utc <= datetime.now(UTC) < resp.next_update_utc
