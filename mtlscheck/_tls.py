@@ -65,10 +65,25 @@ class TLSSettings:
     timeout: float = 10.0
     addresses: tuple[tuple[int, tuple[object, ...]], ...] | None = None
     """Addresses resolved once per target (family, sockaddr); None resolves per connection."""
+    sni: str | None = None
+    """Send this name as SNI instead of :attr:`check_name`, which stays the name the request's
+    ``Host:`` carries (the ``sni-mismatch`` probe).  The server certificate may then cover
+    either name: the question is where the server routes, not whom we talk to."""
 
     @property
     def check_name(self) -> str:
         return self.servername or self.host
+
+    @property
+    def sni_name(self) -> str:
+        """The name sent as SNI (none is sent for an IP address)."""
+        return self.sni or self.check_name
+
+    def covered_by(self, leaf: x509.Certificate) -> bool:
+        """The server certificate covers the checked name (or, with :attr:`sni`, that one)."""
+        return name_matches(leaf, self.check_name) or (
+            self.sni is not None and name_matches(leaf, self.sni)
+        )
 
 
 def build_context(settings: TLSSettings, identity: ClientIdentity | None) -> SSL.Context:
@@ -246,7 +261,7 @@ class TLSClient:
         conn.set_app_data(self)
         self._conn = conn
         self.pha_offered = _PHA_AVAILABLE
-        name = s.check_name
+        name = s.sni_name
         if not is_ip_address(name):
             conn.set_tlsext_host_name(to_ascii_host(name).encode("ascii"))
         conn.set_connect_state()
@@ -288,6 +303,8 @@ class TLSClient:
                 self.deadline.left()
                 data = self._conn.recv(_READ_SIZE)
             except SSL.WantReadError:
+                if self.session_ticket:
+                    return  # read while processing the records that did arrive
                 if not wait_ready(self._sock, write=False, deadline=self.deadline, until=until):
                     return
                 continue
@@ -380,7 +397,7 @@ class TLSClient:
         if self._conn is None:
             return None
         leaf = self._conn.get_peer_certificate(as_cryptography=True)
-        return None if leaf is None else name_matches(leaf, self.settings.check_name)
+        return None if leaf is None else self.settings.covered_by(leaf)
 
     def record(self, http_status: int | None = None, http_body: bytes = b"") -> WireRecord:
         """Freeze what this connection saw; the input of :func:`mtlscheck._outcome.classify`."""
@@ -417,7 +434,7 @@ class TLSClient:
             peer = conn.get_peer_cert_chain(as_cryptography=True) or []
             chain = tuple(cert_info(c) for c in peer)
             if peer:
-                hostname_ok = name_matches(peer[0], self.settings.check_name)
+                hostname_ok = self.settings.covered_by(peer[0])
         received = self._received_alert()
         return HandshakeFacts(
             protocol=protocol,
