@@ -54,13 +54,13 @@ def _pairs(values: list[str] | None, option: str, sep: str = "=") -> dict[str, s
     return out
 
 
-def _headers(values: list[str] | None) -> list[tuple[str, str]]:
+def _headers(values: list[str] | None, flag: str = "--header") -> list[tuple[str, str]]:
     out = []
     for v in values or []:
         name, colon, rest = v.partition(":")
         if not colon or not name.strip():
             # Not echoed: a header is where credentials go (Authorization, X-Api-Key).
-            raise UsageError("--header takes 'Name: value'; one has no 'Name:' part")
+            raise UsageError(f"{flag} takes 'Name: value'; one has no 'Name:' part")
         out.append((name.strip(), rest.strip()))
     return out
 
@@ -339,6 +339,28 @@ def probe(
     header: Annotated[
         list[str] | None, typer.Option("--header", "-H", help="'Name: value' request header.")
     ] = None,
+    forged_header: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--forged-header",
+            help="'Name: value' identity header the forged-headers probe sends (added to its "
+            "default set; same name replaces).",
+        ),
+    ] = None,
+    forged_headers_only: Annotated[
+        bool,
+        typer.Option(
+            "--forged-headers-only", help="forged-headers sends only the --forged-header ones."
+        ),
+    ] = False,
+    other_servername: Annotated[
+        str | None,
+        typer.Option(
+            "--other-servername",
+            help="SNI the sni-mismatch probe sends (default: a random name under the URL's "
+            "domain).",
+        ),
+    ] = None,
     user_from_url: Annotated[
         bool,
         typer.Option(
@@ -348,7 +370,12 @@ def probe(
     ] = False,
     tls: Annotated[str, typer.Option("--tls", help="1.2, 1.3 or both.")] = "both",
     server: Annotated[
-        str, typer.Option("--server", help="Profile: generic, nginx, apache, haproxy, caddy.")
+        str,
+        typer.Option(
+            "--server",
+            help="Profile: generic, nginx, apache, haproxy, caddy, traefik, ingress-nginx, "
+            "envoy, node, tomcat, go, gunicorn, uvicorn.",
+        ),
     ] = "generic",
     expect: Annotated[
         list[str] | None,
@@ -383,6 +410,9 @@ def probe(
                                 ("--expect", expect), ("--resolve", resolve), ("--path", path),
                                 ("--key-password-env", key_password_env),
                                 ("--save-certs", save_certs),
+                                ("--forged-header", forged_header),
+                                ("--forged-headers-only", forged_headers_only),
+                                ("--other-servername", other_servername),
                                 ("--user-from-url", user_from_url)) if v]  # fmt: skip
         if given:
             raise UsageError(f"--suite takes these from the file; drop {', '.join(given)}")
@@ -442,6 +472,9 @@ def probe(
         expect=_pairs(expect, "--expect"),
         method=method,
         headers=_headers(header),
+        forged_headers=_headers(forged_header, "--forged-header"),
+        forged_headers_only=forged_headers_only,
+        other_servername=other_servername,
         save_certs=save_certs,
         deadline=deadline,
         user_from_url=user_from_url,

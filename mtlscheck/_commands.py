@@ -64,18 +64,27 @@ def curl_command(
     *,
     method: str = "GET",
     headers: tuple[tuple[str, str], ...] = (),
+    plain_http: bool = False,
 ) -> str:
-    """The curl command line for one probe (connection options, identity, request)."""
+    """The curl command line for one probe (connection options, identity, request).
+
+    ``plain_http`` (the ``plaintext`` probe): ``http://`` to the same port, without the
+    credentials the probe leaves out too (URL userinfo, secret headers).
+    """
     args: list[str] = ["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}\\n"]
+    if plain_http:
+        return _plain_curl(args, url, settings, method, headers)
     if settings.version:
         args += [f"--tlsv{settings.version}", "--tls-max", settings.version]
-    if settings.insecure:
+    if settings.insecure or settings.sni:
+        # With another SNI (sni-mismatch) curl would check the certificate against that name,
+        # which the probe does not require; the probe has checked the server already.
         args.append("--insecure")
     elif settings.cafile is not None:
         args += ["--cacert", str(settings.cafile)]
     host, port = settings.host, settings.port
     request_url = strip_userinfo(url)
-    sni = settings.servername
+    sni = settings.sni or settings.servername
     if sni and sni.strip("[]").lower() != host.strip("[]").lower():
         # curl's SNI and name check come from the URL: put the servername there, connect
         # where the probe connected, and send the Host header the probe sent.
@@ -113,6 +122,26 @@ def curl_command(
     return " ".join(_quote(a) for a in args)
 
 
+def _plain_curl(
+    args: list[str],
+    url: str,
+    settings: TLSSettings,
+    method: str,
+    headers: tuple[tuple[str, str], ...],
+) -> str:
+    host, port = settings.host, settings.port
+    u = urlsplit(strip_userinfo(url))
+    if settings.address:
+        args += ["--resolve", f"{host}:{port}:{_bracket(settings.address)}"]
+    if method != "GET":
+        args += ["-X", method]
+    for k, v in headers:
+        if not is_secret_header(k):
+            args += ["-H", f"{k}: {v}"]
+    args.append(urlunsplit(("http", f"{_bracket(host)}:{port}", u.path or "/", u.query, "")))
+    return " ".join(_quote(a) for a in args)
+
+
 def openssl_command(settings: TLSSettings, identity: ClientIdentity | None) -> str:
     """The ``openssl s_client`` command line for one probe's handshake.
 
@@ -124,10 +153,15 @@ def openssl_command(settings: TLSSettings, identity: ClientIdentity | None) -> s
     # SNI carries host names only (RFC 6066): for an IP send none, as the probe does; and
     # check the name the way the probe does.
     name = settings.check_name
-    if is_ip_address(name):
-        args += ["-noservername", "-verify_ip", name.strip("[]")]
+    sni = settings.sni_name
+    if is_ip_address(sni):
+        args.append("-noservername")
     else:
-        args += ["-servername", name, "-verify_hostname", name]
+        args += ["-servername", sni]
+    if is_ip_address(name):
+        args += ["-verify_ip", name.strip("[]")]
+    else:
+        args += ["-verify_hostname", name]
     args.append("-brief")
     if settings.version:
         args.append("-tls1_3" if settings.version == "1.3" else "-tls1_2")

@@ -27,7 +27,7 @@ from mtlscheck._io import Cancelled, Deadline, resolve
 from mtlscheck._model import OutcomeKind, ProbeResult, TargetResult, Verdict
 from mtlscheck._outcome import classify
 from mtlscheck._probes import Skip
-from mtlscheck._runner import Plan, Target, run_probe
+from mtlscheck._runner import Plan, Target, probe_headers, probe_settings, run_probe
 from mtlscheck._tls import TLSClient, build_context
 from mtlscheck._verdict import judge
 
@@ -207,7 +207,8 @@ def _one(
     target, plan = state.target, state.plan
     ident = plan.identities.get(name)
     expected = plan.expectations[name]
-    settings = target.settings(version)
+    request = plan.request(name, target)  # the probe's headers, SNI or plain HTTP
+    settings = probe_settings(target, version, request)
     if isinstance(ident, Skip):
         return ProbeResult(
             name, target.url, version, str(expected), Verdict.SKIP, reason=ident.reason
@@ -228,6 +229,7 @@ def _one(
             context=contexts.get(_context_key(target, version, ident)),
             addresses=state.addresses,
             deadline=deadline,
+            request=request,
         )
     verdict, why = judge(outcome, facts, expected, version)
     return ProbeResult(
@@ -240,9 +242,16 @@ def _one(
         facts,
         reason=why,
         curl=curl_command(
-            target.url, settings, ident, method=target.method, headers=target.headers
+            target.url,
+            settings,
+            ident,
+            method=target.method,
+            headers=probe_headers(target, request),
+            plain_http=request is not None and request.plain_http,
         ),
-        openssl=openssl_command(settings, ident),
+        openssl=""
+        if request is not None and request.plain_http
+        else openssl_command(settings, ident),
         duration_ms=(time.perf_counter() - t0) * 1000,
         traceback=tb,
     )

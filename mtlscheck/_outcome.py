@@ -24,11 +24,15 @@ import errno
 import re
 import socket
 import sys
+from typing import TYPE_CHECKING
 
 from mtlscheck._model import Outcome, OutcomeKind, Phase
 from mtlscheck._wire import FailureKind, WireFailure, WireRecord
 
-__all__ = ["classify", "http_outcome", "is_wire_error", "wire_failure"]
+if TYPE_CHECKING:
+    from mtlscheck._plain import PlainRecord
+
+__all__ = ["classify", "classify_plain", "http_outcome", "is_wire_error", "wire_failure"]
 
 # OpenSSL reasons seen when the peer's first bytes are not a TLS record.
 _NOT_TLS = (
@@ -348,3 +352,86 @@ def _after_server_hello(fail: WireFailure, alert_sent: str | None) -> Outcome:
             detail=fail.detail,
         )
     return Outcome(OutcomeKind.CONNECT, reason="error", phase=phase, detail=fail.detail)
+
+
+_STATUS_LINE = re.compile(rb"^HTTP/1\.[01] ([1-5][0-9][0-9])(?:\s|$)")
+_TLS_RECORD_TYPES = {0x15: "alert", 0x16: "handshake"}
+
+
+def classify_plain(rec: PlainRecord) -> Outcome:
+    """The ``plaintext`` probe: what a TLS port answered to plain HTTP (pure, like classify).
+
+    No TLS was spoken, so nothing here has a TLS phase.  An HTTP answer is ``http`` (nginx's
+    "plain HTTP request was sent to HTTPS port" page, Apache's and Go's 400 - or a 200 from a
+    listener that takes both); TLS bytes back are the server insisting on TLS (an alert record
+    becomes ``tls-alert``); a hang-up is ``connect closed/reset``.
+    """
+    data = rec.data
+    if data:
+        m = _STATUS_LINE.match(data.split(b"\n", 1)[0].rstrip(b"\r"))
+        if m is not None:
+            status = int(m.group(1))
+            head, _, body = data.partition(b"\r\n\r\n")
+            out = http_outcome(status, body)
+            if 300 <= status < 400:
+                location = next(
+                    (
+                        line.partition(b":")[2].strip().decode("latin-1")
+                        for line in head.split(b"\r\n")[1:]
+                        if line.partition(b":")[0].strip().lower() == b"location"
+                    ),
+                    "",
+                )
+                out = Outcome(
+                    OutcomeKind.HTTP, status=status, detail=f"redirect to {location}"[:300]
+                )
+            return out
+        if len(data) >= 5 and data[0] in _TLS_RECORD_TYPES and data[1] == 3:
+            if data[0] == 0x15 and len(data) >= 7:
+                from mtlscheck._alerts import alert_name
+
+                return Outcome(
+                    OutcomeKind.TLS_ALERT,
+                    alert=alert_name(data[6]),
+                    phase=Phase.HANDSHAKE,
+                    detail="the server answered plain HTTP with a TLS alert record",
+                )
+            return Outcome(
+                OutcomeKind.CONNECT,
+                reason="bad-http",
+                detail="the server answered plain HTTP with a TLS record (it speaks only TLS)",
+            )
+        return Outcome(
+            OutcomeKind.CONNECT,
+            reason="bad-http",
+            detail=f"the answer to plain HTTP is not HTTP: {data[:60]!r}",
+        )
+    fail = rec.failure
+    if fail is None:
+        return Outcome(
+            OutcomeKind.CONNECT,
+            reason="closed",
+            detail="the server closed the connection without answering plain HTTP",
+        )
+    if not rec.tcp_connected:
+        return _before_tcp(fail, rec.host)
+    K = FailureKind
+    if fail.kind is K.RESET:
+        return Outcome(
+            OutcomeKind.CONNECT, reason="reset", detail="the server reset the plain HTTP connection"
+        )
+    if fail.kind in (K.EOF, K.CLOSE_NOTIFY):
+        return Outcome(
+            OutcomeKind.CONNECT,
+            reason="closed",
+            detail="the server closed the connection without answering plain HTTP",
+        )
+    if fail.kind is K.TIMEOUT:
+        return Outcome(
+            OutcomeKind.CONNECT,
+            reason="timeout",
+            detail="no answer to plain HTTP within the timeout",
+        )
+    if fail.kind is K.CANCELLED:
+        return Outcome(OutcomeKind.CONNECT, reason="cancelled", detail=fail.detail)
+    return Outcome(OutcomeKind.CONNECT, reason="error", detail=fail.detail)

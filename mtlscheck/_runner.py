@@ -11,7 +11,7 @@ import threading
 import time
 import traceback
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from OpenSSL import SSL
@@ -28,10 +28,10 @@ from mtlscheck._model import (
     TargetResult,
 )
 from mtlscheck._outcome import classify, is_wire_error
-from mtlscheck._probes import CATALOGUE, Skip
+from mtlscheck._probes import CATALOGUE, ProbeRequest, RequestOptions, Skip, probe_request
 from mtlscheck._tls import TLSClient, TLSSettings
 
-__all__ = ["Plan", "Target", "run_probe", "run_target"]
+__all__ = ["Plan", "Target", "probe_headers", "probe_settings", "run_probe", "run_target"]
 
 _BODY_LIMIT = 16384
 
@@ -92,6 +92,36 @@ class Plan:
     expectations: Mapping[str, Expectation]
     versions: tuple[str, ...] = ("1.2", "1.3")
     profile: ServerProfile = ServerProfile.GENERIC
+    request_options: RequestOptions = field(default_factory=RequestOptions)
+    """The run's identity headers and other servername (``--forged-header``,
+    ``--other-servername``)."""
+
+    def request(self, probe: str, target: Target) -> ProbeRequest | None:
+        """The request changes of ``probe`` against ``target`` (None: the plain request).
+        The job loop passes them to :func:`run_probe` and builds the reproduce commands from
+        :func:`probe_settings` / :func:`probe_headers` with them."""
+        return probe_request(probe, target.parts[0], self.request_options)
+
+
+def probe_settings(
+    target: Target, version: str | None, request: ProbeRequest | None = None
+) -> TLSSettings:
+    """The TLS settings of one probe: the target's, with the probe's SNI (``sni-mismatch``).
+    Also what the reproduce commands must be built from."""
+    settings = target.settings(version)
+    if request is not None and request.servername:
+        settings = dataclasses.replace(settings, sni=request.servername)
+    return settings
+
+
+def probe_headers(
+    target: Target, request: ProbeRequest | None = None
+) -> tuple[tuple[str, str], ...]:
+    """The target's headers plus the probe's (which replace same-named ones): what the probe
+    sends, and what its reproduce command must send."""
+    extra = () if request is None else request.headers
+    names = {k.lower() for k, _ in extra}
+    return (*((k, v) for k, v in target.headers if k.lower() not in names), *extra)
 
 
 def run_probe(
@@ -102,13 +132,17 @@ def run_probe(
     context: SSL.Context | None = None,
     addresses: tuple[tuple[int, tuple[object, ...]], ...] | None = None,
     deadline: Deadline | None = None,
+    request: ProbeRequest | None = None,
 ) -> tuple[Outcome, HandshakeFacts, str]:
     """Connect, handshake, send the request, read the answer: return what happened.
 
+    ``request`` carries the probe's request changes (extra headers, another SNI, plain HTTP).
     Returns the outcome, the handshake facts and, when mtlscheck itself failed, the traceback
     (the outcome is then ``internal-error``: a bug of ours is never a fact about the server).
     """
-    settings = target.settings(version)
+    if request is not None and request.plain_http:
+        return _plain_probe(target, addresses, deadline or Deadline.after(target.timeout))
+    settings = probe_settings(target, version, request)
     if addresses is not None:
         settings = dataclasses.replace(settings, addresses=addresses)
     client = TLSClient(settings, identity, context=context, deadline=deadline)
@@ -121,7 +155,7 @@ def run_probe(
             client.verify_error is not None or client.hostname_matches() is False
         )
         if not refuse:
-            status, body = _http(client, target)
+            status, body = _http(client, target, probe_headers(target, request))
     except Exception as exc:
         if not is_wire_error(exc):
             client.close()
@@ -136,7 +170,43 @@ def run_probe(
     return classify(client.record(status, body)), client.facts(), ""
 
 
-def _http(client: TLSClient, target: Target) -> tuple[int, bytes]:
+def _plain_probe(
+    target: Target,
+    addresses: tuple[tuple[int, tuple[object, ...]], ...] | None,
+    deadline: Deadline,
+) -> tuple[Outcome, HandshakeFacts, str]:
+    """The ``plaintext`` probe: plain HTTP/1.1 over TCP to the TLS port, no TLS at all.
+
+    Credentials are never sent in clear: no URL userinfo, no secret headers (Authorization,
+    cookies, API keys) - the probe asks whether plain HTTP is served, not who may see it.
+    """
+    from urllib.parse import urlsplit
+
+    from mtlscheck._outcome import classify_plain
+    from mtlscheck._plain import plain_request, request_bytes
+    from mtlscheck._secrets import is_secret_header
+
+    host, port = target.parts
+    try:
+        u = urlsplit(target.url)
+        authority = (f"[{host}]" if ":" in host else host) + ("" if port == 443 else f":{port}")
+        headers = tuple((k, v) for k, v in target.headers if not is_secret_header(k))
+        wire = request_bytes(
+            target.method, authority, (u.path or "/") + (f"?{u.query}" if u.query else ""), headers
+        )
+        rec = plain_request(host, port, wire, deadline, address=target.address, addresses=addresses)
+    except Exception as exc:
+        return (
+            Outcome(OutcomeKind.INTERNAL, detail=f"{type(exc).__name__}: {exc}"),
+            HandshakeFacts(),
+            traceback.format_exc(),
+        )
+    return classify_plain(rec), HandshakeFacts(), ""
+
+
+def _http(
+    client: TLSClient, target: Target, headers: tuple[tuple[str, str], ...]
+) -> tuple[int, bytes]:
     """One request over the probe's connection: the status and the start of the body."""
     import httpx
 
@@ -147,9 +217,9 @@ def _http(client: TLSClient, target: Target) -> tuple[int, bytes]:
         trust_env=False,
         timeout=max(0.001, client.deadline.at - time.monotonic()),
     ) as hc:
-        headers = dict(target.headers)
-        headers.setdefault("User-Agent", "mtlscheck")
-        with hc.stream(target.method, target.url, headers=headers) as resp:
+        sent = dict(headers)
+        sent.setdefault("User-Agent", "mtlscheck")
+        with hc.stream(target.method, target.url, headers=sent) as resp:
             body = b""
             try:
                 for chunk in resp.iter_raw():
@@ -191,16 +261,23 @@ def run_target(
 def default_expectations(
     probes: Sequence[str], profile: ServerProfile, overrides: Mapping[str, str]
 ) -> dict[str, Expectation]:
-    from mtlscheck._expect import default_expectation
-
     for name in overrides:
         if name not in CATALOGUE:
             raise UsageError(
                 f"--expect names unknown probe {name!r}; known: {', '.join(CATALOGUE)}"
             )
     return {
-        p: Expectation.parse(overrides[p])
-        if p in overrides
-        else default_expectation(CATALOGUE[p].accepts, profile)
+        p: Expectation.parse(overrides[p]) if p in overrides else _default(p, profile)
         for p in probes
     }
+
+
+def _default(probe: str, profile: ServerProfile) -> Expectation:
+    """The spec's own expectation (a probe not about certificates), else accepted/rejected
+    narrowed by the server profile."""
+    from mtlscheck._expect import default_expectation
+
+    spec = CATALOGUE[probe]
+    if spec.expectation is not None:
+        return Expectation.parse(spec.expectation)
+    return default_expectation(spec.accepts, profile)

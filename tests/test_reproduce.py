@@ -64,6 +64,8 @@ def curl_class(proc: subprocess.CompletedProcess[str]) -> tuple[str, ...]:
     # 35 handshake failed (alert), 56 receive failure (TLS 1.3 alert after the handshake),
     # 55 send failure (reset), 60 "SSL certificate verification failed" = the server's
     # certificate_expired alert (curl files it under verification).
+    if proc.returncode == 52:  # "Empty reply from server": plain HTTP met a hang-up
+        return ("other", "connect", "closed")
     if proc.returncode in (35, 55, 56) or "SSL certificate verification failed" in err:
         return ("tls-rejected",)
     return ("curl-error", str(proc.returncode), err.strip()[:200])
@@ -133,7 +135,8 @@ def _compare(results: tuple[ProbeResult, ...], host: str, env: dict[str, str]) -
         assert r.outcome is not None
         want = probe_class(r.outcome)
         got_curl = run_curl(r.curl, env)
-        got_openssl = run_openssl(r.openssl, host, env)
+        # No TLS, no s_client line: the plaintext probe prints curl http:// only.
+        got_openssl = run_openssl(r.openssl, host, env) if r.openssl else want
         if got_curl != want or got_openssl != want:
             mismatches.append(
                 f"{r.name}: probe {want}, curl {got_curl}, openssl {got_openssl}\n"
