@@ -29,6 +29,8 @@ from mtlscheck._model import (
     ProbeResult,
     Severity,
 )
+from mtlscheck._probes import CATALOGUE
+from mtlscheck._probes import ProbeName as P
 
 __all__ = ["Code", "diagnose"]
 
@@ -59,13 +61,18 @@ class Code(StrEnum):
     TIMEOUT = "timeout"
     TARGET_UNREACHABLE = "target-unreachable"
     CLIENT_CERT_REJECTED_AFTER_HANDSHAKE = "client-cert-rejected-after-handshake"
+    IDENTITY_HEADER_TRUSTED = "identity-header-trusted"
+    SNI_HOST_BYPASS = "sni-host-bypass"
+    PLAINTEXT_ACCEPTED = "plaintext-accepted"
+    CA_NAMES_EMPTY = "ca-names-empty"
+    CA_NAMES_PUBLIC = "ca-names-public"
     # Found by `mtlscheck lint` only: what a config shows and no probe can see.
     CLIENT_CERT_ERRORS_NOT_LOGGED = "client-cert-errors-not-logged"
     REFERENCED_FILE_UNREADABLE = "referenced-file-unreadable"
 
 
 # Probes presenting a certificate that a correct server must refuse, and what is wrong with it.
-_FOREIGN = ("wrong-ca", "self-signed", "lookalike-ca")
+_FOREIGN = (P.WRONG_CA, P.SELF_SIGNED, P.LOOKALIKE_CA)
 _NGINX_NO_CERT = "No required SSL certificate was sent"
 _NGINX_CERT_ERROR = "SSL certificate error"
 
@@ -99,20 +106,25 @@ class Evidence:
     unsupported: tuple[tuple[str, str], ...]
     insecure: bool
 
-    def ran(self, probe: str | None = None) -> list[ProbeResult]:
-        """Results that have an outcome (not skipped), of one probe or all."""
-        return [
-            r for r in self.results if r.outcome is not None and (probe is None or r.probe == probe)
-        ]
+    def ran(self, probe: P | None = None) -> list[ProbeResult]:
+        """Results that have an outcome (not skipped), of one probe or all.
 
-    def about_client_auth(self, probe: str | None = None) -> list[ProbeResult]:
+        "All" leaves out probes that speak no TLS (``plaintext``): their hang-ups and answers
+        are about the port, and only their own rule reads them, by name.
+        """
+        if probe is None:
+            return [r for r in self.results if r.outcome is not None and not _plain(r)]
+        name = P(probe)  # a misspelt name fails here, not silently
+        return [r for r in self.results if r.outcome is not None and r.probe == name]
+
+    def about_client_auth(self, probe: P | None = None) -> list[ProbeResult]:
         """Results whose outcome says something about client auth (see module doc)."""
         return [r for r in self.ran(probe) if accepted(r) or rejected(r)]
 
-    def accepted(self, probe: str) -> list[ProbeResult]:
+    def accepted(self, probe: P) -> list[ProbeResult]:
         return [r for r in self.ran(probe) if accepted(r)]
 
-    def rejected(self, probe: str) -> list[ProbeResult]:
+    def rejected(self, probe: P) -> list[ProbeResult]:
         return [r for r in self.ran(probe) if rejected(r)]
 
     @property
@@ -140,7 +152,7 @@ class Evidence:
             o = r.outcome
             if o is not None and o.kind is OutcomeKind.HTTP and "SSL certificate" in o.detail:
                 return "nginx"
-        if any(r.outcome and r.outcome.alert == "bad_certificate" for r in self.ran("no-cert")):
+        if any(r.outcome and r.outcome.alert == "bad_certificate" for r in self.ran(P.NO_CERT)):
             return "caddy"
         return None
 
@@ -152,6 +164,11 @@ class Evidence:
     def auth_not_requested(self) -> bool:
         """Handshakes completed and the server never asked for a certificate, in or after."""
         return bool(self.completed) and not self.requested_in_handshake and not self.requested_late
+
+
+def _plain(r: ProbeResult) -> bool:
+    spec = CATALOGUE.get(r.probe)
+    return spec is not None and spec.request.plain_http
 
 
 def accepted(r: ProbeResult) -> bool:
@@ -190,6 +207,13 @@ def names(rs: Iterable[ProbeResult]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(r.name for r in rs))
 
 
+def ca_list(names: Sequence[str], limit: int = 4) -> str:
+    """An advertised CA list for a message: folded when long (JSON facts keep every name)."""
+    if len(names) <= limit:
+        return "; ".join(names)
+    return f"{len(names)} CA names: {'; '.join(names[:limit])}; and {len(names) - limit} more"
+
+
 def listing(rs: Sequence[ProbeResult], limit: int = 3) -> str:
     """Human list of what came back, at most ``limit`` items."""
     parts = [said(r) for r in rs[:limit]]
@@ -218,6 +242,23 @@ def _finding(
 # --------------------------------------------------------------------------- our side, network
 
 Rule = Callable[[Evidence], Iterable[Finding]]
+
+_READS: dict[Rule, tuple[P, ...]] = {}
+
+
+def reads(*probes: P) -> Callable[[Rule], Rule]:
+    """Mark the probes whose results a rule judges (beyond all results in general): a test
+    checks that every probe is read by some rule, or its spec says why none is needed."""
+
+    def mark(rule: Rule) -> Rule:
+        _READS[rule] = probes
+        return rule
+
+    return mark
+
+
+def probes_read(rule: Rule) -> tuple[P, ...]:
+    return _READS.get(rule, ())
 
 
 def rule_connection(ev: Evidence) -> Iterable[Finding]:
@@ -361,7 +402,7 @@ def rule_tls13(ev: Evidence) -> Iterable[Finding]:
 def rule_not_requested(ev: Evidence) -> Iterable[Finding]:
     if not ev.auth_not_requested:
         return
-    let_in = [r for r in ev.about_client_auth() if accepted(r) and r.probe != "valid"]
+    let_in = [r for r in ev.about_client_auth() if accepted(r) and r.probe != P.VALID]
     blocked = [r for r in ev.about_client_auth() if rejected(r)]
     if let_in:
         yield _finding(
@@ -383,6 +424,7 @@ def rule_not_requested(ev: Evidence) -> Iterable[Finding]:
         )
 
 
+@reads(P.VALID)
 def rule_per_location(ev: Evidence) -> Iterable[Finding]:
     late = ev.requested_late
     if late and not ev.requested_in_handshake:
@@ -405,7 +447,7 @@ def rule_per_location(ev: Evidence) -> Iterable[Finding]:
     # needs post-handshake auth, which our client could not offer.
     suspects = [
         r
-        for r in ev.ran("valid")
+        for r in ev.ran(P.VALID)
         if r.tls_version == "1.3"
         and r.facts is not None
         and r.facts.handshake_completed
@@ -427,10 +469,11 @@ def rule_per_location(ev: Evidence) -> Iterable[Finding]:
         )
 
 
+@reads(P.NO_CERT)
 def rule_optional(ev: Evidence) -> Iterable[Finding]:
     if not (ev.requested_in_handshake or ev.requested_late):
         return
-    let_in = ev.accepted("no-cert")
+    let_in = ev.accepted(P.NO_CERT)
     if not let_in:
         return
     req = ev.requested_in_handshake or ev.requested_late
@@ -489,7 +532,7 @@ def _own_cert_problem(r: ProbeResult) -> str | None:
 
 def _ca_names_exclude(ev: Evidence) -> tuple[list[ProbeResult], str] | None:
     """Valid results whose advertised CA names do not include any CA of our chain."""
-    for r in ev.ran("valid"):
+    for r in ev.ran(P.VALID):
         f = r.facts
         if f is None or not f.ca_names or not f.client_chain:
             continue
@@ -539,8 +582,9 @@ def _depth_suspect(ev: Evidence, rejected_valid: list[ProbeResult]) -> bool:
     return False
 
 
+@reads(P.VALID)
 def rule_valid_rejected(ev: Evidence) -> Iterable[Finding]:
-    rej = ev.rejected("valid")
+    rej = ev.rejected(P.VALID)
     if not rej:
         return
     first = rej[0]
@@ -556,7 +600,7 @@ def rule_valid_rejected(ev: Evidence) -> Iterable[Finding]:
     elif excluded is not None:
         cause = (
             f"likely cause: the server trusts another CA; it advertises "
-            f"{', '.join(excluded[0][0].facts.ca_names) if excluded[0][0].facts else '?'}, "
+            f"{ca_list(excluded[0][0].facts.ca_names) if excluded[0][0].facts else '?'}, "
             f"not the issuer {excluded[1]} (see {Code.CA_NAMES_EXCLUDE_CLIENT_ISSUER})"
         )
         fix_key = str(Code.CA_NAMES_EXCLUDE_CLIENT_ISSUER)
@@ -603,6 +647,7 @@ def rule_valid_rejected(ev: Evidence) -> Iterable[Finding]:
     )
 
 
+@reads(P.VALID)
 def rule_ca_names(ev: Evidence) -> Iterable[Finding]:
     found = _ca_names_exclude(ev)
     if found is None:
@@ -610,11 +655,11 @@ def rule_ca_names(ev: Evidence) -> Iterable[Finding]:
     (r,), issuer = found[0], found[1]
     f = r.facts
     assert f is not None
-    refused = bool(ev.rejected("valid"))
+    refused = bool(ev.rejected(P.VALID))
     yield _finding(
         Code.CA_NAMES_EXCLUDE_CLIENT_ISSUER,
         Severity.ERROR if refused else Severity.WARNING,
-        f"the server advertises the client CAs {'; '.join(f.ca_names)} ({r.name}), which do "
+        f"the server advertises the client CAs {ca_list(f.ca_names)} ({r.name}), which do "
         f"not include {issuer}, the issuer of the valid certificate"
         + (
             ": it trusts the wrong CA file"
@@ -627,8 +672,9 @@ def rule_ca_names(ev: Evidence) -> Iterable[Finding]:
     )
 
 
+@reads(P.VALID)
 def rule_depth(ev: Evidence) -> Iterable[Finding]:
-    rej = ev.rejected("valid")
+    rej = ev.rejected(P.VALID)
     if not rej or _own_cert_problem(rej[0]) is not None or not _depth_suspect(ev, rej):
         return
     f = rej[0].facts
@@ -665,8 +711,9 @@ def rule_depth(ev: Evidence) -> Iterable[Finding]:
     )
 
 
+@reads(P.VALID)
 def rule_client_ca_incomplete(ev: Evidence) -> Iterable[Finding]:
-    rej = ev.rejected("valid")
+    rej = ev.rejected(P.VALID)
     if not rej or _own_cert_problem(rej[0]) is not None:
         return
     hit = [(r, found) for r in rej if (found := _anchor_missing(r)) is not None]
@@ -678,7 +725,7 @@ def rule_client_ca_incomplete(ev: Evidence) -> Iterable[Finding]:
         Severity.ERROR,
         f"likely: the server's client CA file holds the intermediate {'; '.join(advertised)} "
         f"but not its root {root} (the CA names it advertises: "
-        f"{'; '.join(r.facts.ca_names if r.facts else ())}); OpenSSL ends a chain only at a "
+        f"{ca_list(r.facts.ca_names if r.facts else ())}); OpenSSL ends a chain only at a "
         "self-signed trust anchor, so every client of that intermediate is refused whatever "
         f"the verify depth: {listing([x for x, _ in hit], 2)}; "
         + ev.hint(
@@ -695,13 +742,14 @@ def rule_client_ca_incomplete(ev: Evidence) -> Iterable[Finding]:
     )
 
 
+@reads(P.NO_CERT)
 def rule_checked_over_http(ev: Evidence) -> Iterable[Finding]:
     """The certificate is requested but not required in TLS, and an HTTP rule refuses clients
     without one: secure where the rule applies.  Explains a 403 where nginx's own check says
     400 (the nginx profile accepts both)."""
     req = ev.requested_in_handshake
-    no_cert = ev.ran("no-cert")
-    if not req or not no_cert or ev.accepted("no-cert"):
+    no_cert = ev.ran(P.NO_CERT)
+    if not req or not no_cert or ev.accepted(P.NO_CERT):
         return
     by_http = [
         r
@@ -738,10 +786,11 @@ def rule_checked_over_http(ev: Evidence) -> Iterable[Finding]:
     )
 
 
+@reads(P.CHAIN_MISSING, P.VALID)
 def rule_chain(ev: Evidence) -> Iterable[Finding]:
-    missing_rej = ev.rejected("chain-missing")
+    missing_rej = ev.rejected(P.CHAIN_MISSING)
     full_ok = [
-        r for r in ev.accepted("valid") if r.facts is not None and len(r.facts.client_chain) > 1
+        r for r in ev.accepted(P.VALID) if r.facts is not None and len(r.facts.client_chain) > 1
     ]
     if missing_rej and full_ok:
         yield _finding(
@@ -757,7 +806,7 @@ def rule_chain(ev: Evidence) -> Iterable[Finding]:
 # --------------------------------------------------------------------------- bad certs let in
 
 
-def _let_in_rule(probes: Sequence[str], code: Code, severity: Severity, what: str) -> Rule:
+def _let_in_rule(probes: Sequence[P], code: Code, severity: Severity, what: str) -> Rule:
     def rule(ev: Evidence) -> Iterable[Finding]:
         if ev.auth_not_requested:
             return  # client-auth-not-requested says it all
@@ -767,24 +816,24 @@ def _let_in_rule(probes: Sequence[str], code: Code, severity: Severity, what: st
         yield _finding(code, Severity(severity), f"{what}: {listing(hit)}", names(hit))
 
     rule.__name__ = f"rule_{code.name.lower()}"
-    return rule
+    return reads(*probes)(rule)
 
 
 rule_expired = _let_in_rule(
-    ("expired",),
+    (P.EXPIRED,),
     Code.EXPIRED_CERT_ACCEPTED,
     Severity.ERROR,
     "an expired certificate from the trusted CA is accepted (the certificate is requested but "
     "not verified)",
 )
 rule_not_yet_valid = _let_in_rule(
-    ("not-yet-valid",),
+    (P.NOT_YET_VALID,),
     Code.NOT_YET_VALID_CERT_ACCEPTED,
     Severity.ERROR,
     "a certificate that is not valid yet is accepted (the certificate is not verified)",
 )
 rule_eku = _let_in_rule(
-    ("no-client-eku",),
+    (P.NO_CLIENT_EKU,),
     Code.CLIENT_EKU_NOT_ENFORCED,
     Severity.WARNING,
     "a certificate without extendedKeyUsage clientAuth (serverAuth only) is accepted as a "
@@ -792,14 +841,15 @@ rule_eku = _let_in_rule(
 )
 
 
+@reads(*_FOREIGN)
 def rule_foreign(ev: Evidence) -> Iterable[Finding]:
     if ev.auth_not_requested:
         return
     hit = [r for p in _FOREIGN for r in ev.accepted(p)]
     if not hit:
         return
-    only_lookalike = {r.probe for r in hit} == {"lookalike-ca"} and bool(
-        ev.rejected("wrong-ca") or ev.rejected("self-signed")
+    only_lookalike = {r.probe for r in hit} == {P.LOOKALIKE_CA} and bool(
+        ev.rejected(P.WRONG_CA) or ev.rejected(P.SELF_SIGNED)
     )
     if only_lookalike:
         yield _finding(
@@ -815,7 +865,7 @@ def rule_foreign(ev: Evidence) -> Iterable[Finding]:
     trusted = [
         r
         for r in hit
-        if r.probe != "lookalike-ca"  # shares the trusted CA's name by design
+        if r.probe != P.LOOKALIKE_CA  # shares the trusted CA's name by design
         and r.facts is not None
         and _client_issuers(r) & set(r.facts.ca_names)
     ]
@@ -826,7 +876,7 @@ def rule_foreign(ev: Evidence) -> Iterable[Finding]:
             Code.FOREIGN_CA_ACCEPTED,
             Severity.ERROR,
             f"certificates from CAs the server should not trust are accepted: {listing(hit)}; "
-            f"the server advertises their issuer ({'; '.join(f.ca_names)}), so its trusted CA "
+            f"the server advertises their issuer ({ca_list(f.ca_names)}), so its trusted CA "
             "file holds that CA (the wrong file, or more than your CA)",
             names(hit),
             "foreign-ca-accepted/trusted-file",
@@ -854,13 +904,14 @@ def rule_foreign(ev: Evidence) -> Iterable[Finding]:
     )
 
 
+@reads(P.REVOKED)
 def rule_revocation(ev: Evidence) -> Iterable[Finding]:
     if ev.auth_not_requested:
         return
-    hit = ev.accepted("revoked")
+    hit = ev.accepted(P.REVOKED)
     if not hit:
         return
-    verifies = bool(ev.rejected("expired") or ev.rejected("wrong-ca"))
+    verifies = bool(ev.rejected(P.EXPIRED) or ev.rejected(P.WRONG_CA))
     # Which mechanisms could have refused it (a CRL listing it, an OCSP URL in the
     # certificate): set on the results by mtlscheck._revocation.annotate.
     from mtlscheck._revocation import mechanism_text
@@ -910,6 +961,160 @@ def rule_late_alert(ev: Evidence) -> Iterable[Finding]:
     )
 
 
+# --------------------------------------------------------------------------- around client auth
+
+
+def _refused_plainly(ev: Evidence, r: ProbeResult) -> list[ProbeResult]:
+    """The plain ``no-cert`` results of the same TLS version as ``r`` when none of them was
+    accepted: the baseline a no-certificate variant must differ from."""
+    base = [x for x in ev.ran(P.NO_CERT) if x.tls_version == r.tls_version]
+    return base if base and not any(accepted(x) for x in base) else []
+
+
+@reads(P.FORGED_HEADERS)
+def rule_identity_headers(ev: Evidence) -> Iterable[Finding]:
+    """No certificate is refused, the same plus identity headers is let in: something behind
+    the TLS terminator believes headers the client sent."""
+    hit = [(r, base) for r in ev.accepted(P.FORGED_HEADERS) if (base := _refused_plainly(ev, r))]
+    if not hit:
+        return
+    base = hit[0][1]
+    yield _finding(
+        Code.IDENTITY_HEADER_TRUSTED,
+        Severity.ERROR,
+        f"without a certificate the request is refused ({listing(base, 1)}), but with the "
+        f"client's own identity headers (X-SSL-Client-Verify: SUCCESS, X-SSL-Client-DN, "
+        f"X-Forwarded-Client-Cert, Client-Cert, ...) it is let in ({listing([x for x, _ in hit])}"
+        "): a proxy passes these headers on instead of overwriting them, and the backend "
+        "believes them - anyone can claim any identity",
+        names([*(x for x, _ in hit), *base]),
+    )
+
+
+@reads(P.SNI_MISMATCH)
+def rule_sni_host(ev: Evidence) -> Iterable[Finding]:
+    """Client auth configured per SNI vhost, requests routed by Host: another SNI skips it."""
+    hit = [(r, base) for r in ev.accepted(P.SNI_MISMATCH) if (base := _refused_plainly(ev, r))]
+    if not hit:
+        return
+    r, base = hit[0]
+    f = r.facts
+    asked = f is not None and (f.cert_requested or f.cert_requested_after_handshake)
+    yield _finding(
+        Code.SNI_HOST_BYPASS,
+        Severity.ERROR,
+        "without a certificate the protected name is refused "
+        f"({listing(base, 1)}), but a handshake with another name as SNI and Host: of the "
+        f"protected name is let in ({listing([x for x, _ in hit])}"
+        + ("" if asked else "; that handshake had no CertificateRequest")
+        + "): client authentication follows the SNI's virtual host while requests are "
+        "routed by Host, so any client can pick a vhost without client auth"
+        + ev.hint(
+            {
+                "caddy": " (Caddy: strict_sni_host is turned off)",
+                "haproxy": " (HAProxy: a crt-list line without verify, and use_backend on "
+                "the Host header)",
+            },
+            "",
+        ),
+        names([*(x for x, _ in hit), *base]),
+    )
+
+
+@reads(P.PLAINTEXT)
+def rule_plaintext(ev: Evidence) -> Iterable[Finding]:
+    """The TLS port also serves plain HTTP: clients skip client auth by not speaking TLS."""
+    hit = [r for r in ev.ran(P.PLAINTEXT) if accepted(r)]
+    if not hit:
+        return
+    served = [
+        r
+        for r in hit
+        if not (r.outcome and r.outcome.detail.lower().startswith("redirect to https://"))
+    ]
+    if served:
+        yield _finding(
+            Code.PLAINTEXT_ACCEPTED,
+            Severity.ERROR,
+            f"the TLS port answers plain HTTP ({listing(served, 1)}): a client that does not "
+            "speak TLS at all skips client authentication (a listener that takes both, or a "
+            "service mesh sidecar in permissive mode)",
+            names(served),
+        )
+        return
+    yield _finding(
+        Code.PLAINTEXT_ACCEPTED,
+        Severity.INFO,
+        f"the TLS port answers plain HTTP only with a redirect to https ({listing(hit, 1)}): "
+        "no content is served in clear, but plain HTTP reaches an HTTP stack on this port",
+        names(hit),
+    )
+
+
+# --------------------------------------------------------------------------- CA names audit
+
+
+def _asked(ev: Evidence) -> dict[str, list[ProbeResult]]:
+    """Results with a CertificateRequest in the handshake, by TLS version."""
+    out: dict[str, list[ProbeResult]] = {}
+    for r in ev.requested_in_handshake:
+        out.setdefault(r.tls_version or "?", []).append(r)
+    return out
+
+
+def rule_ca_names_empty(ev: Evidence) -> Iterable[Finding]:
+    """A CertificateRequest naming no CA: clients cannot tell which certificate to send."""
+    empty = {
+        v: rs for v, rs in _asked(ev).items() if not any(r.facts and r.facts.ca_names for r in rs)
+    }
+    if not empty:
+        return
+    rs = [r for v in sorted(empty) for r in empty[v][:1]]
+    yield _finding(
+        Code.CA_NAMES_EMPTY,
+        Severity.WARNING,
+        "the server asks for a client certificate but names no acceptable CA "
+        f"(TLS {', '.join(sorted(empty))}: {listing(rs, 2)}): clients that choose their "
+        "certificate by the advertised CA names (Java's default key manager, some agents) then "
+        "send none or the wrong one"
+        + ev.hint(
+            {
+                "nginx": " (nginx: the CA is in ssl_trusted_certificate only; "
+                "ssl_client_certificate is what nginx advertises)"
+            },
+            "",
+        ),
+        names(rs),
+    )
+
+
+def rule_ca_names_public(ev: Evidence) -> Iterable[Finding]:
+    """Public web CAs among the advertised client CAs: a public bundle as client CA file."""
+    seen = [r for r in ev.requested_in_handshake if r.facts is not None and r.facts.ca_names]
+    if not seen:
+        return
+    from mtlscheck._truststore import public_ca_names
+
+    public = public_ca_names()
+    if not public:
+        return
+    f = seen[0].facts
+    assert f is not None
+    found = [n for n in f.ca_names if n in public]
+    if not found:
+        return
+    yield _finding(
+        Code.CA_NAMES_PUBLIC,
+        Severity.ERROR if len(found) > 1 else Severity.WARNING,
+        f"{len(found)} of the {len(f.ca_names)} client CAs the server advertises are public web "
+        f"CAs from the system trust store ({ca_list(found, 3)}; {seen[0].name}): its client CA "
+        "file is, or includes, a public bundle, so anyone holding a certificate from those CAs "
+        "passes the TLS check (a certificate for any web site qualifies if the server does not "
+        "also require extendedKeyUsage clientAuth or check the subject)",
+        (seen[0].name,),
+    )
+
+
 RULES: tuple[Rule, ...] = (
     rule_connection,
     rule_not_tls,
@@ -920,6 +1125,8 @@ RULES: tuple[Rule, ...] = (
     rule_per_location,
     rule_valid_rejected,
     rule_ca_names,
+    rule_ca_names_empty,
+    rule_ca_names_public,
     rule_client_ca_incomplete,
     rule_depth,
     rule_foreign,
@@ -927,6 +1134,9 @@ RULES: tuple[Rule, ...] = (
     rule_not_yet_valid,
     rule_revocation,
     rule_eku,
+    rule_identity_headers,
+    rule_sni_host,
+    rule_plaintext,
     rule_chain,
     rule_tls13,
     rule_late_alert,

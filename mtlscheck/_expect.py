@@ -132,6 +132,14 @@ class ServerProfile(StrEnum):
     APACHE = "apache"
     HAPROXY = "haproxy"
     CADDY = "caddy"
+    TRAEFIK = "traefik"
+    INGRESS_NGINX = "ingress-nginx"
+    ENVOY = "envoy"
+    NODE = "node"
+    TOMCAT = "tomcat"
+    GO = "go"
+    GUNICORN = "gunicorn"
+    UVICORN = "uvicorn"
 
 
 _REJECT_BY_PROFILE: Mapping[ServerProfile, str] = {
@@ -146,6 +154,28 @@ _REJECT_BY_PROFILE: Mapping[ServerProfile, str] = {
     ServerProfile.HAPROXY: "alert",
     # Go's crypto/tls answers bad_certificate (or certificate_required on 1.3) as alerts.
     ServerProfile.CADDY: "alert",
+    # Traefik and Go net/http: the same crypto/tls (clientAuthType RequireAndVerifyClientCert /
+    # tls.Config.ClientAuth = tls.RequireAndVerifyClientCert; Traefik docs "TLS > Client
+    # Authentication", Go "crypto/tls.ClientAuthType").
+    ServerProfile.TRAEFIK: "alert",
+    ServerProfile.GO: "alert",
+    # The controller is nginx: auth-tls-verify-client "on" answers 400 like ssl_verify_client
+    # on (ingress-nginx docs "Annotations > Client Certificate Authentication").
+    ServerProfile.INGRESS_NGINX: "400|403",
+    # BoringSSL with require_client_certificate: an alert (Envoy API docs,
+    # "DownstreamTlsContext.require_client_certificate").
+    ServerProfile.ENVOY: "alert",
+    # Measured (tests/test_more_servers.py, Node 20): rejectUnauthorized answers a missing
+    # certificate with an alert but hangs up on a bad one (Node verifies after OpenSSL's
+    # handshake and destroys the socket); the documented application check of
+    # req.socket.authorized answers 401 (or 403).
+    ServerProfile.NODE: "alert|closed|401|403",
+    # JSSE with certificateVerification="required": an alert (Tomcat "SSLHostConfig").
+    ServerProfile.TOMCAT: "alert",
+    # Python's ssl (--cert-reqs 2 / --ssl-cert-reqs 2): an alert, during the handshake on
+    # TLS 1.2 and right after it on 1.3 (measured for gunicorn; uvicorn uses the same module).
+    ServerProfile.GUNICORN: "alert",
+    ServerProfile.UVICORN: "alert",
 }
 
 

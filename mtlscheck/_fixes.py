@@ -142,10 +142,14 @@ FIXES: Mapping[str, Mapping[str, str]] = {
     },
     "revocation-not-checked": {
         "nginx": "ssl_crl /etc/nginx/client-crl.pem;  (CRLs of EVERY CA in the client chain: "
-        "nginx fails all clients if one is missing; reload nginx when the CRL is renewed)",
+        "nginx fails all clients if one is missing; reload nginx when the CRL is renewed)\n"
+        "or OCSP (nginx 1.19+): ssl_ocsp on;  (+ ssl_ocsp_responder http://ocsp.internal/;  "
+        "when the certificates name no responder; an unreachable responder refuses everyone)",
         "apache": "SSLCARevocationFile /etc/apache2/client-crl.pem\n"
         "SSLCARevocationCheck chain\n"
-        "(without SSLCARevocationCheck the CRL file is loaded and IGNORED: the default is none)",
+        "(without SSLCARevocationCheck the CRL file is loaded and IGNORED: the default is none)\n"
+        "or OCSP: SSLOCSPEnable on  (+ SSLOCSPDefaultResponder http://ocsp.internal/ and "
+        "SSLOCSPOverrideResponder on when the certificates name no responder)",
         "haproxy": "bind ... crl-file /etc/haproxy/client-crl.pem  (CRLs of every CA in ca-file)",
         "caddy": "Caddy 2.6 cannot check client certificates against a CRL: terminate mTLS in "
         "front of it (HAProxy crl-file / nginx ssl_crl) or use short-lived certificates",

@@ -90,20 +90,28 @@ def static_info(cert: x509.Certificate | None, pki: PKI | None) -> RevocationInf
     return RevocationInfo(enforced=None, crl_file=crl_file, crl_urls=crl, ocsp_urls=ocsp)
 
 
-def judged(result: ProbeResult, base: RevocationInfo) -> RevocationInfo:
-    """``base`` with what the outcome of ``result`` says about enforcement."""
+def judged(
+    result: ProbeResult, base: RevocationInfo, valid: Sequence[ProbeResult] = ()
+) -> RevocationInfo:
+    """``base`` with what the outcome of ``result`` says about enforcement.
+
+    ``valid`` are the ``valid`` results over the same TLS version: when the valid identity is
+    refused too (a CRL missing for one CA, an OCSP responder the server cannot reach), a
+    refused revoked certificate says nothing about revocation - unless the server named it
+    (alert ``certificate_revoked``).
+    """
     from mtlscheck._diagnose import accepted, rejected
 
     o = result.outcome
     if o is None:
         return base
+    by_revocation = o.kind is OutcomeKind.TLS_ALERT and o.alert == "certificate_revoked"
+    how = o.summary
     enforced = False if accepted(result) else True if rejected(result) else None
-    return dataclasses.replace(
-        base,
-        enforced=enforced,
-        how=o.summary,
-        by_revocation=o.kind is OutcomeKind.TLS_ALERT and o.alert == "certificate_revoked",
-    )
+    if enforced and not by_revocation and valid and not any(accepted(v) for v in valid):
+        enforced = None
+        how += " (valid is refused too: not a sign of a revocation check)"
+    return dataclasses.replace(base, enforced=enforced, how=how, by_revocation=by_revocation)
 
 
 def annotate(
@@ -117,7 +125,20 @@ def annotate(
         return target
     base = static_info(cert if isinstance(cert, x509.Certificate) else None, pki)
     results = tuple(
-        dataclasses.replace(r, revocation=judged(r, base))
+        dataclasses.replace(
+            r,
+            revocation=judged(
+                r,
+                base,
+                [
+                    v
+                    for v in target.results
+                    if v.probe == "valid"
+                    and v.outcome is not None
+                    and v.tls_version == r.tls_version
+                ],
+            ),
+        )
         if r.probe == PROBE and r.outcome is not None
         else r
         for r in target.results

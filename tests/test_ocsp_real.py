@@ -301,3 +301,26 @@ def test_responder_stopped_by_pid_frees_its_port(test_pki_dir: Path) -> None:
                 break
         assert time.monotonic() < deadline, "port still accepting after stop"
         time.sleep(0.05)
+
+
+@pytest.mark.parametrize("server", [NginxServer, ApacheServer], ids=["nginx", "apache"])
+def test_unreachable_responder_refuses_everyone(server: type[RealServer], server_pki: PKI) -> None:
+    """OCSP on, nobody at the responder URL: nginx ('OCSP responder prematurely closed
+    connection') and Apache (AH01974 'could not connect to OCSP responder') refuse every
+    client, valid included - the fix texts warn of it, and the revoked probe's refusal is then
+    not counted as a revocation check."""
+    require_server(server)
+    dead = f"http://127.0.0.1:{free_port()}/"
+    frag = (nginx if server is NginxServer else apache)("responder")(server_pki, dead)
+    with server(frag) as srv:
+        result = check(srv.url, probes=["valid", "revoked"], pki=server_pki.directory)
+        logs = srv.logs()
+    what = f"{describe(result)}\n--- server logs ---\n{logs[-2000:]}"
+    codes = {f.code for f in result.findings}
+    assert Code.VALID_CERT_REJECTED in codes, what
+    assert Code.REVOCATION_NOT_CHECKED not in codes, what
+    for r in result.results:
+        if r.probe == "revoked":
+            assert r.revocation is not None and r.revocation.enforced is None, what
+            assert "valid is refused too" in r.revocation.how, what
+    assert ("OCSP responder" if server is NginxServer else "AH01974") in logs, what

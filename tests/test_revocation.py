@@ -126,3 +126,32 @@ def test_crl_file_listing_is_checked_per_issuer(pki: PKI, tmp_path: Path) -> Non
     assert not crl_lists(path, cert)
     assert crl_lists(pki.crl, cert)
     assert not crl_lists(tmp_path / "missing.pem", cert)
+
+
+@pytest.mark.parametrize(
+    ("revoked", "enforced"),
+    [
+        (NGINX_400, None),
+        (Outcome(OutcomeKind.TLS_ALERT, alert="handshake_failure"), None),
+        (REVOKED_ALERT, True),
+        (HTTP_200, False),
+    ],
+)
+def test_refused_like_valid_is_not_a_revocation_check(
+    pki: PKI, revoked: Outcome, enforced: bool | None
+) -> None:
+    """An OCSP responder the server cannot reach refuses everyone: the revoked certificate's
+    refusal then proves nothing, unless the server said certificate_revoked."""
+    target = TargetResult(
+        URL,
+        (
+            result("revoked", revoked),
+            result("valid", NGINX_400),
+            result("valid", HTTP_200, version="1.2"),  # another version: not compared
+        ),
+    )
+    out = annotate(target, {"revoked": pki.issued("revoked")}, pki)
+    info = out.results[0].revocation
+    assert info is not None and info.enforced is enforced
+    if enforced is None:
+        assert "valid is refused too" in info.how
