@@ -2,9 +2,11 @@
 
 Keys are finding codes (:class:`mtlscheck._diagnose.Code` values) or ``code/cause`` for a
 finding whose fix depends on the likely cause.  Servers: ``nginx``, ``apache`` (httpd with
-mod_ssl), ``haproxy``, ``caddy`` where their fix differs, and ``client`` for fixes on the
-caller's side (trust store, names).  ``{n}`` in a text is filled in by the rule (e.g. the
-verify depth a chain needs).
+mod_ssl), ``haproxy``, ``caddy``, and the ``--server`` values ``traefik``, ``ingress-nginx``,
+``envoy``, ``node``, ``tomcat``, ``go``, ``gunicorn``, ``uvicorn`` where their fix differs, and
+``client`` for fixes on the caller's side (trust store, names).  The texts of the later servers
+follow their documentation; the comment above ``_GO_REQUIRE`` names the sections.  ``{n}`` in a
+text is filled in by the rule (e.g. the verify depth a chain needs).
 """
 
 from __future__ import annotations
@@ -12,6 +14,83 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 __all__ = ["FIXES", "fixes_for"]
+
+# Documentation the texts of the other servers follow:
+# - traefik:       Traefik docs, "HTTPS & TLS > TLS > Client Authentication (mTLS)"
+#                  (tls.options.<name>.clientAuth.clientAuthType / caFiles) and
+#                  "Middlewares > HTTP > PassTLSClientCert"; "TLS Options > Strict SNI Checking".
+# - ingress-nginx: ingress-nginx docs, "Annotations > Client Certificate Authentication"
+#                  (nginx.ingress.kubernetes.io/auth-tls-secret, auth-tls-verify-client,
+#                  auth-tls-verify-depth, auth-tls-pass-certificate-to-upstream).
+# - envoy:         Envoy API docs, "extensions.transport_sockets.tls.v3.DownstreamTlsContext"
+#                  (require_client_certificate), "CertificateValidationContext" (trusted_ca, crl,
+#                  match_typed_subject_alt_names), and "HttpConnectionManager"
+#                  (forward_client_cert_details, set_current_client_cert_details).
+# - node:          Node.js docs, "TLS (SSL) > tls.createServer([options])" (requestCert,
+#                  rejectUnauthorized, ca, crl) and "tls.TLSSocket > tlsSocket.authorized".
+# - tomcat:        Tomcat 10 configuration reference, "The HTTP Connector > SSL Support >
+#                  SSLHostConfig" (certificateVerification, truststoreFile / caCertificateFile,
+#                  certificateRevocationListFile, certificateVerificationDepth).
+# - go:            Go standard library, "crypto/tls > type ClientAuthType" and "type Config"
+#                  (ClientAuth, ClientCAs, VerifyConnection).
+# - gunicorn:      gunicorn docs, "Settings > SSL" (--cert-reqs, --ca-certs, ssl_context hook).
+# - uvicorn:       uvicorn docs, "Settings > HTTPS" (--ssl-cert-reqs, --ssl-ca-certs).
+_GO_REQUIRE = (
+    "tls.Config{ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: pool}  (pool: an "
+    "x509.CertPool holding only your client CA)"
+)
+_MORE_REQUIRE = {
+    "traefik": "tls.options.<name>.clientAuth: {clientAuthType: RequireAndVerifyClientCert, "
+    "caFiles: [/etc/traefik/client-ca.pem]}  and reference the option from the router "
+    "(tls.options: <name>@file); routers without it use tls.options.default",
+    "ingress-nginx": "annotations on the Ingress: nginx.ingress.kubernetes.io/auth-tls-secret: "
+    '"<namespace>/<secret with ca.crt>"  and  nginx.ingress.kubernetes.io/auth-tls-verify-client: '
+    '"on"',
+    "envoy": "in the listener's DownstreamTlsContext: require_client_certificate: true  and "
+    "common_tls_context.validation_context.trusted_ca: {filename: /etc/envoy/client-ca.pem}",
+    "node": "https.createServer({ requestCert: true, rejectUnauthorized: true, "
+    "ca: [fs.readFileSync('client-ca.pem')], ... })",
+    "tomcat": '<SSLHostConfig certificateVerification="required" '
+    'truststoreFile="conf/client-ca.p12" ...>  (or caCertificateFile with the OpenSSL '
+    "implementation)",
+    "go": _GO_REQUIRE,
+    "gunicorn": "gunicorn --cert-reqs 2 --ca-certs client-ca.pem ...  (2 = ssl.CERT_REQUIRED)",
+    "uvicorn": "uvicorn --ssl-cert-reqs 2 --ssl-ca-certs client-ca.pem ...  "
+    "(2 = ssl.CERT_REQUIRED)",
+}
+_MORE_OPTIONAL = {
+    "traefik": "clientAuthType: RequireAndVerifyClientCert  instead of RequestClientCert / "
+    "VerifyClientCertIfGiven",
+    "ingress-nginx": 'nginx.ingress.kubernetes.io/auth-tls-verify-client: "on"  instead of '
+    '"optional" / "optional_no_ca" (or keep optional and refuse in the application when the '
+    "ssl-client-verify header the controller sets is not SUCCESS)",
+    "envoy": "require_client_certificate: true  (without it a client without a certificate "
+    "is let through)",
+    "node": "rejectUnauthorized: true; or keep it false and refuse in the handler: "
+    "if (!req.socket.authorized) { res.writeHead(401); return res.end(); }",
+    "tomcat": 'certificateVerification="required"  instead of "optional" / "optionalNoCA"',
+    "go": "ClientAuth: tls.RequireAndVerifyClientCert  instead of RequestClientCert / "
+    "VerifyClientCertIfGiven",
+    "gunicorn": "--cert-reqs 2  instead of 1 (CERT_OPTIONAL lets clients without a certificate in)",
+    "uvicorn": "--ssl-cert-reqs 2  instead of 1 (CERT_OPTIONAL lets clients without a "
+    "certificate in)",
+}
+_MORE_VERIFY = {
+    "traefik": "clientAuthType: RequireAndVerifyClientCert  (RequireAnyClientCert and "
+    "RequestClientCert do not verify the certificate)",
+    "ingress-nginx": 'nginx.ingress.kubernetes.io/auth-tls-verify-client: "on"  (not '
+    '"optional_no_ca", which skips the CA check)',
+    "envoy": "validation_context.trusted_ca must be set (without it any certificate is "
+    "accepted) and hold only your client CA",
+    "node": "rejectUnauthorized: true  (or check req.socket.authorized, not only that "
+    "req.socket.getPeerCertificate() returned something)",
+    "tomcat": 'certificateVerification="required"  (not "optionalNoCA", which skips the CA check)',
+    "go": "ClientAuth: tls.RequireAndVerifyClientCert  (RequireAnyClientCert and "
+    "RequestClientCert do not verify)",
+    "gunicorn": "--cert-reqs 2 --ca-certs client-ca.pem  (Python's ssl then verifies dates, "
+    "issuer and extendedKeyUsage)",
+    "uvicorn": "--ssl-cert-reqs 2 --ssl-ca-certs client-ca.pem",
+}
 
 _REQUIRE = {
     "nginx": "in the server { } block: ssl_verify_client on;  (with ssl_client_certificate "
@@ -22,6 +101,7 @@ _REQUIRE = {
     "verify required",
     "caddy": "in the site's tls { } block: client_auth { mode require_and_verify; "
     "trusted_ca_cert_file /etc/caddy/client-ca.pem }",
+    **_MORE_REQUIRE,
 }
 
 # A bad certificate got through: the server requests a certificate but does not verify it.
@@ -33,6 +113,7 @@ _VERIFY = {
     "bind line",
     "caddy": "client_auth { mode require_and_verify }  (mode require and mode request only ask "
     "for a certificate, they do not verify it)",
+    **_MORE_VERIFY,
 }
 
 FIXES: Mapping[str, Mapping[str, str]] = {
@@ -47,6 +128,7 @@ FIXES: Mapping[str, Mapping[str, str]] = {
         "haproxy": "bind ... verify required  instead of verify optional (or keep optional and "
         "add: http-request deny unless { ssl_c_used ssl_c_verify 0 })",
         "caddy": "client_auth { mode require_and_verify }  instead of request / verify_if_given",
+        **_MORE_OPTIONAL,
     },
     "valid-cert-rejected": {
         "nginx": "error.log says why ('client SSL certificate verify error: (N:reason)'); "
@@ -72,6 +154,14 @@ FIXES: Mapping[str, Mapping[str, str]] = {
         "ca-verify-file, if used, its intermediates)",
         "caddy": "client_auth { trusted_ca_cert_file /etc/caddy/client-ca.pem }  with the "
         "issuing CA",
+        "traefik": "clientAuth.caFiles must list the CA that issued the client certificate",
+        "ingress-nginx": "the auth-tls-secret's ca.crt must hold the issuing CA",
+        "envoy": "validation_context.trusted_ca must hold the issuing CA",
+        "node": "the ca option must hold the issuing CA (Node advertises exactly those)",
+        "tomcat": "the truststore (truststoreFile / caCertificateFile) must hold the issuing CA",
+        "go": "ClientCAs must hold the issuing CA (Go advertises every subject in the pool)",
+        "gunicorn": "--ca-certs must hold the issuing CA",
+        "uvicorn": "--ssl-ca-certs must hold the issuing CA",
     },
     "verify-depth-too-small": {
         "nginx": "ssl_verify_depth {n};  (the client chain has {n} certificate(s) above the "
@@ -153,6 +243,22 @@ FIXES: Mapping[str, Mapping[str, str]] = {
         "haproxy": "bind ... crl-file /etc/haproxy/client-crl.pem  (CRLs of every CA in ca-file)",
         "caddy": "Caddy 2.6 cannot check client certificates against a CRL: terminate mTLS in "
         "front of it (HAProxy crl-file / nginx ssl_crl) or use short-lived certificates",
+        "traefik": "Traefik's clientAuth has no CRL or OCSP check: terminate mTLS in front of "
+        "it or use short-lived certificates",
+        "ingress-nginx": "the auth-tls-secret may carry a ca.crl next to ca.crt: the controller "
+        "then sets ssl_crl (renew the secret when the CRL is renewed)",
+        "envoy": "validation_context.crl: {filename: /etc/envoy/client-crl.pem}  (the CRLs of "
+        "every CA in trusted_ca; add only_verify_leaf_cert_crl: true if intermediates have none)",
+        "node": "https.createServer({ ..., crl: [fs.readFileSync('client-crl.pem')] })  "
+        "(reload the server when the CRL is renewed)",
+        "tomcat": 'certificateRevocationListFile="conf/client-crl.pem"  on the SSLHostConfig',
+        "go": "crypto/tls checks no CRL: parse it (x509.ParseRevocationList) and refuse listed "
+        "serials in tls.Config.VerifyConnection",
+        "gunicorn": "gunicorn's --cert-reqs cannot load a CRL: use the ssl_context hook "
+        "(gunicorn >= 21) to call context.load_verify_locations('client-crl.pem') and set "
+        "context.verify_flags |= ssl.VERIFY_CRL_CHECK_LEAF",
+        "uvicorn": "uvicorn cannot load a CRL: terminate mTLS in a proxy that checks one "
+        "(nginx ssl_crl, HAProxy crl-file)",
     },
     "chain-incomplete": {
         "nginx": "clients must send leaf + intermediate (curl --cert chain.pem); or let nginx "
@@ -214,6 +320,105 @@ FIXES: Mapping[str, Mapping[str, str]] = {
         "haproxy": "bind :443 ssl crt /etc/haproxy/server.pem",
         "caddy": "use an https:// site address or a tls directive for this port",
         "client": "check the port: this one speaks plain text (HTTP?)",
+    },
+    "identity-header-trusted": {
+        "nginx": "in every location that proxies: proxy_set_header X-SSL-Client-Verify "
+        "$ssl_client_verify;  (and the same for each identity header the backend reads: "
+        "X-SSL-Client-DN $ssl_client_s_dn, X-SSL-Client-Cert $ssl_client_escaped_cert): set "
+        "them always, so a client's own value is overwritten, also where client auth is off",
+        "apache": 'RequestHeader set X-SSL-Client-Verify "%{SSL_CLIENT_VERIFY}s"  (and '
+        "RequestHeader unset for every identity header mod_ssl does not set) in every proxied "
+        "<VirtualHost>",
+        "haproxy": "http-request set-header X-SSL-Client-Verify %[ssl_c_verify]  and "
+        "http-request del-header for every other identity header, before use_backend",
+        "caddy": "reverse_proxy { header_up -X-SSL-Client-Verify ... }  (drop every identity "
+        "header the client sent; set them from {http.request.tls.client.*} placeholders)",
+        "traefik": "do not let backends read client headers as identity: use the "
+        "passTLSClientCert middleware (it sets X-Forwarded-Tls-Client-Cert itself) and strip "
+        'others with a headers middleware (customRequestHeaders: {X-SSL-Client-Verify: ""})',
+        "ingress-nginx": "configure auth-tls-* on EVERY Ingress of the host (the controller then "
+        "sets ssl-client-verify / ssl-client-subject-dn itself); on the others strip them: "
+        "nginx.ingress.kubernetes.io/configuration-snippet: more_clear_input_headers "
+        '"ssl-client-verify" "ssl-client-subject-dn" "ssl-client-cert";',
+        "envoy": "HttpConnectionManager forward_client_cert_details: SANITIZE_SET  (or SANITIZE, "
+        "the default): never APPEND_FORWARD / FORWARD_ONLY at the edge",
+        "node": "the backend must not take X-SSL-* / X-Forwarded-Client-Cert from the request; "
+        "read req.socket.authorized and req.socket.getPeerCertificate() where Node terminates "
+        "TLS",
+        "go": "the backend must not take identity headers from the request; read "
+        "r.TLS.VerifiedChains where Go terminates TLS",
+        "client": "the backend: trust identity headers only from the proxy's address, and only "
+        "if the proxy always overwrites them",
+    },
+    "sni-host-bypass": {
+        "nginx": "nginx answers 421 when the Host of a request names a server { } with "
+        "ssl_verify_client other than the one the SNI chose; if this is nginx, check the "
+        "proxy in front of it (the SNI it sends upstream, proxy_ssl_server_name)",
+        "apache": "SSLStrictSNIVHostCheck on  (and SSLVerifyClient in every <VirtualHost> of "
+        "the port that can reach the protected paths)",
+        "haproxy": "route on the SNI, not on Host (use_backend protected if { ssl_fc_sni -i "
+        "protected.example }), or refuse a mismatch: http-request set-var(txn.host) "
+        "req.hdr(host),field(1,:),lower  then  http-request deny deny_status 421 unless "
+        "{ ssl_fc_sni,lower,strcmp(txn.host) eq 0 }",
+        "caddy": "remove strict_sni_host insecure_off (Caddy turns strict SNI/Host matching on by "
+        "itself when client_auth is set): strict_sni_host on",
+        "traefik": "tls.options.default.sniStrict: true  and the same clientAuth in the TLS "
+        "options of every router of the host (Traefik answers 421 when Host and SNI select "
+        "different TLS options)",
+        "envoy": "do not share one route_config between filter chains with different "
+        "require_client_certificate: give each filter chain (server_names) a route table with "
+        "only its own virtual_hosts",
+        "go": "in the handler (or a middleware): if r.TLS != nil && !strings.EqualFold("
+        "r.TLS.ServerName, hostOnly(r.Host)) { w.WriteHeader(421); return }",
+        "node": "compare req.socket.servername with the Host header and answer 421 when they "
+        "differ (SNICallback picks the context, routing follows Host)",
+    },
+    "plaintext-accepted": {
+        "nginx": "listen <port> ssl;  on every listen line of that port (a listen without ssl "
+        "on the same port makes it plain text for those server { } blocks)",
+        "apache": "SSLEngine on  in every <VirtualHost> of the port",
+        "haproxy": "bind <addr>:<port> ssl crt ...  (a tcp-mode frontend that inspects "
+        "req.ssl_hello_type must not send non-TLS traffic to a plain backend)",
+        "caddy": "no http:// site on the TLS port (and no listener_wrappers that take plain HTTP "
+        "other than http_redirect)",
+        "envoy": "a tls_inspector listener filter with a filter_chain_match "
+        "transport_protocol: tls on every chain, and no chain for raw_buffer",
+        "client": "a service mesh in permissive mode takes both: switch the workload to strict "
+        "mTLS (Istio PeerAuthentication mtls.mode: STRICT, Linkerd "
+        "config.linkerd.io/default-inbound-policy: all-authenticated)",
+    },
+    "ca-names-empty": {
+        "nginx": "ssl_client_certificate /etc/nginx/client-ca.pem;  (the CAs named to clients) "
+        "rather than ssl_trusted_certificate alone, which trusts without naming",
+        "apache": "SSLCACertificateFile (or SSLCADNRequestFile) with your client CA; an empty "
+        "SSLCADNRequestFile names nothing",
+        "haproxy": "bind ... ca-file /etc/haproxy/client-ca.pem  (ca-verify-file alone is not "
+        "advertised)",
+        "go": "put the CA in ClientCAs (Go names every subject of the pool), not only in a "
+        "VerifyPeerCertificate check",
+        "node": "give the CA in the ca option (Node names those CAs)",
+        "tomcat": "put the client CA in the truststore (Tomcat names every CA in it)",
+        "client": "clients that pick a certificate by CA name (Java) need one named; or pin "
+        "the client certificate in the client's configuration",
+    },
+    "ca-names-public": {
+        "nginx": "ssl_client_certificate /etc/nginx/client-ca.pem;  with ONLY your client CA "
+        "(not /etc/ssl/certs/ca-certificates.crt)",
+        "apache": "SSLCACertificateFile /etc/apache2/client-ca.pem  with ONLY your client CA "
+        "(not the system bundle, and no SSLCACertificatePath /etc/ssl/certs)",
+        "haproxy": "bind ... ca-file /etc/haproxy/client-ca.pem  with ONLY your client CA "
+        "(not @system-ca)",
+        "caddy": "client_auth { trusted_ca_cert_file /etc/caddy/client-ca.pem }  with ONLY your "
+        "client CA",
+        "traefik": "clientAuth.caFiles with ONLY your client CA",
+        "ingress-nginx": "the auth-tls-secret's ca.crt with ONLY your client CA",
+        "envoy": "validation_context.trusted_ca with ONLY your client CA (and "
+        "match_typed_subject_alt_names to pin the clients)",
+        "node": "ca: [your client CA]  (not tls.rootCertificates)",
+        "tomcat": "a truststore with ONLY your client CA (not the JRE's cacerts)",
+        "go": "ClientCAs: a new x509.CertPool with ONLY your client CA (not x509.SystemCertPool())",
+        "gunicorn": "--ca-certs with ONLY your client CA",
+        "uvicorn": "--ssl-ca-certs with ONLY your client CA",
     },
     # lint only (mtlscheck lint): what a configuration shows and no probe can see
     "client-cert-errors-not-logged": {
