@@ -220,7 +220,8 @@ def _one(
     if state.dns_error is not None:
         client = TLSClient(settings, ident)
         client.failed_before_connect(state.dns_error)
-        outcome, facts = classify(client.record()), client.facts()
+        record = client.record()
+        outcome, facts = classify(record), record.facts
     else:
         outcome, facts, tb = run_probe(
             target,

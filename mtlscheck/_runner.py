@@ -167,7 +167,8 @@ def run_probe(
         client.note_http_failure(exc)
     finally:
         client.close()
-    return classify(client.record(status, body)), client.facts(), ""
+    record = client.record(status, body)
+    return classify(record), record.facts, ""
 
 
 def _plain_probe(

@@ -186,6 +186,7 @@ class TLSClient:
         self.failure: WireFailure | None = None
         self.bytes_received = 0
         self._pending = b""
+        self._peer_cache: tuple[tuple[CertInfo, ...], bool | None] | None = None
         self._closed = False
         self._sock: socket.socket | None = None
         self._conn: SSL.Connection | None = None
@@ -394,10 +395,23 @@ class TLSClient:
 
     def hostname_matches(self) -> bool | None:
         """Whether the server's leaf covers the checked name; None before any certificate."""
+        return self._peer()[1]
+
+    def _peer(self) -> tuple[tuple[CertInfo, ...], bool | None]:
+        """The server chain and the name check, worked out once per connection once the
+        handshake is done (both cost a certificate conversion and an OpenSSL verify)."""
+        if self._peer_cache is not None:
+            return self._peer_cache
         if self._conn is None:
-            return None
-        leaf = self._conn.get_peer_certificate(as_cryptography=True)
-        return None if leaf is None else self.settings.covered_by(leaf)
+            return (), None
+        peer = self._conn.get_peer_cert_chain(as_cryptography=True) or []
+        found = (
+            tuple(cert_info(c) for c in peer),
+            self.settings.covered_by(peer[0]) if peer else None,
+        )
+        if self.handshake_done:
+            self._peer_cache = found
+        return found
 
     def record(self, http_status: int | None = None, http_body: bytes = b"") -> WireRecord:
         """Freeze what this connection saw; the input of :func:`mtlscheck._outcome.classify`."""
@@ -431,10 +445,7 @@ class TLSClient:
                 n.rfc4514_string() for n in conn.get_client_ca_list(as_cryptography=True)
             )
         if conn is not None:
-            peer = conn.get_peer_cert_chain(as_cryptography=True) or []
-            chain = tuple(cert_info(c) for c in peer)
-            if peer:
-                hostname_ok = self.settings.covered_by(peer[0])
+            chain, hostname_ok = self._peer()
         received = self._received_alert()
         return HandshakeFacts(
             protocol=protocol,
