@@ -21,8 +21,9 @@ What it answers, from the PKI's own revocation data:
 Responses are built with :class:`cryptography.x509.ocsp.OCSPResponseBuilder` and signed by the
 issuing CA, or with ``delegated=True`` by a responder certificate minted at start-up for each CA
 (extendedKeyUsage OCSPSigning, ``id-pkix-ocsp-nocheck``, valid for a day, kept in memory); the
-signer's certificate is always sent in the response (Apache looks for the signer only there).  A request nonce is echoed (Apache checks it).  The CRL file is re-read
-when it changes, so a CRL replaced under a running responder takes effect at once.
+signer's certificate is always sent in the response (Apache looks for the signer only there).
+A request nonce is echoed (Apache checks it).  The CRL file is re-read when it changes, so a
+CRL replaced under a running responder takes effect at once.
 
 HTTP per RFC 6960 appendix A: ``POST`` with the DER request as the body, or ``GET`` with the
 base64 (then URL-encoded) DER request as the last path segment(s) under any base path.  The
