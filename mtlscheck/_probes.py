@@ -317,6 +317,8 @@ class ProbeSpec:
     expectation: str | None = None
     """A default expectation that replaces accepted/rejected (and ignores the profile): for a
     probe whose refusal is not about a certificate (``plaintext``)."""
+    expect_also: str = ""
+    """Added to the profile's default expectation: another answer a correct server gives."""
     no_finding: str = ""
     """Why no diagnosis rule reads this probe (a test asks every probe for one or the other)."""
 
@@ -436,6 +438,9 @@ CATALOGUE: Mapping[str, ProbeSpec] = {
             "nothing (--other-servername NAME; default a random name under the target's domain)",
             no_certificate=True,
             request=RequestSpec(other_servername=True),
+            # nginx, Apache, Caddy and Traefik refuse a Host that the SNI's vhost does not
+            # serve with 421 Misdirected Request (RFC 9110 §15.5.20): correct, not a bypass.
+            expect_also="421",
         ),
         ProbeSpec(
             _P.PLAINTEXT,

@@ -281,4 +281,7 @@ def _default(probe: str, profile: ServerProfile) -> Expectation:
     spec = CATALOGUE[probe]
     if spec.expectation is not None:
         return Expectation.parse(spec.expectation)
-    return default_expectation(spec.accepts, profile)
+    default = default_expectation(spec.accepts, profile)
+    if spec.expect_also:
+        return Expectation.parse(f"{default}|{spec.expect_also}")
+    return default
