@@ -12,6 +12,7 @@ target's name is resolved once (bounded by its timeout), and a finished target i
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import threading
 import time
@@ -24,7 +25,14 @@ from mtlscheck._commands import curl_command, openssl_command
 from mtlscheck._hostname import to_ascii_host
 from mtlscheck._identity import ClientIdentity
 from mtlscheck._io import Cancelled, Deadline, resolve
-from mtlscheck._model import OutcomeKind, ProbeResult, TargetResult, Verdict
+from mtlscheck._model import (
+    HandshakeFacts,
+    Outcome,
+    OutcomeKind,
+    ProbeResult,
+    TargetResult,
+    Verdict,
+)
 from mtlscheck._outcome import classify
 from mtlscheck._probes import Skip
 from mtlscheck._runner import Plan, Target, probe_headers, probe_settings, run_probe
@@ -54,6 +62,8 @@ class _TargetState:
     resolved: bool = False
     addresses: _Addresses | None = None
     dns_error: BaseException | None = None
+    no_tls_server: Outcome | None = None
+    """The first probe's outcome when it found no TLS server here (see :func:`_one`)."""
 
 
 def _context_key(target: Target, version: str, ident: ClientIdentity | None) -> tuple[object, ...]:
@@ -196,6 +206,25 @@ def _resolve_once(state: _TargetState, deadline: Deadline) -> None:
         state.resolved = True
 
 
+def _no_tls_server(outcome: Outcome, facts: HandshakeFacts | None) -> bool:
+    """Nothing at this address speaks TLS: no ServerHello, and a refusal, a timeout or plain
+    text instead (a hang-up is not enough: some servers drop single connections)."""
+    if facts is not None and facts.server_hello_seen:
+        return False
+    if outcome.kind is OutcomeKind.NOT_TLS:
+        return True
+    return (
+        outcome.kind is OutcomeKind.CONNECT
+        and outcome.phase is None
+        and outcome.reason
+        in (
+            "refused",
+            "timeout",
+            "unreachable",
+        )
+    )
+
+
 def _one(
     state: _TargetState,
     name: str,
@@ -217,11 +246,21 @@ def _one(
     deadline = Deadline.after(target.timeout, cancel).earliest(run_deadline)
     _resolve_once(state, deadline)
     tb = ""
+    plain = bool(getattr(request, "plain_http", False))
     if state.dns_error is not None:
         client = TLSClient(settings, ident)
         client.failed_before_connect(state.dns_error)
         record = client.record()
         outcome, facts = classify(record), record.facts
+    elif state.no_tls_server is not None and not plain:
+        # An earlier probe found nothing that speaks TLS here (refused, silent, not TLS):
+        # every further probe would wait out the same timeout to learn the same thing.
+        outcome = dataclasses.replace(
+            state.no_tls_server,
+            detail="not tried: an earlier probe found no TLS server "
+            f"({state.no_tls_server.detail})",
+        )
+        facts = HandshakeFacts()
     else:
         outcome, facts, tb = run_probe(
             target,
@@ -232,6 +271,8 @@ def _one(
             deadline=deadline,
             request=request,
         )
+    if not plain and _no_tls_server(outcome, facts):
+        state.no_tls_server = state.no_tls_server or outcome
     verdict, why = judge(outcome, facts, expected, version)
     return ProbeResult(
         name,

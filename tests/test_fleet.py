@@ -1,0 +1,209 @@
+"""Fleets against real servers: many targets in one pool, a layered verdict for each.
+
+- 100 targets mixing nginx (required / optional / off), Apache (required), a silent port and a
+  refused port: every target gets the verdict its configuration deserves, and the silent ones
+  do not hold up the rest beyond the timeout;
+- the layered verdict (enforced-tls, enforced-http, fail-open, off, per-location, inconclusive)
+  for each real-server configuration;
+- the CLI takes several URLs and --targets FILE (or stdin).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from servers import ApacheServer, CaddyServer, HAProxyServer, NginxServer
+
+import mtlscheck
+from mtlscheck import AuthVerdict, RunResult
+from mtlscheck._pki import PKI
+
+pytestmark = pytest.mark.realserver
+V = AuthVerdict
+
+
+def _paths(pki: PKI) -> dict[str, Path]:
+    return {
+        "server_cert": pki.server_cert,
+        "server_key": pki.server_key,
+        "client_ca": pki.ca_cert,
+        "crl": pki.crl,
+    }
+
+
+@pytest.fixture
+def silent_port() -> Iterator[int]:
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(256)
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        listener.settimeout(0.1)
+        while not stop.is_set():
+            try:
+                held.append(listener.accept()[0])
+            except OSError:
+                continue
+
+    t = threading.Thread(target=accept, daemon=True)
+    t.start()
+    yield listener.getsockname()[1]
+    stop.set()
+    t.join()
+    for s in held:
+        s.close()
+    listener.close()
+
+
+def _refused_port() -> int:
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def test_hundred_mixed_targets_get_their_verdicts(
+    nginx_factory: Callable[..., NginxServer],
+    apache_mtls: ApacheServer,
+    nginx_mtls: NginxServer,
+    server_pki: PKI,
+    test_pki_dir: Path,
+    silent_port: int,
+) -> None:
+    optional = nginx_factory(NginxServer.mtls_fragment(**_paths(server_pki), verify="optional"))
+    off = nginx_factory(NginxServer.mtls_fragment(**_paths(server_pki), verify="off"))
+    refused = _refused_port()
+    kinds = {
+        "enforced-http": (nginx_mtls.url, V.ENFORCED_HTTP),
+        "enforced-tls": (apache_mtls.url, V.ENFORCED_TLS),
+        "fail-open": (optional.url, V.FAIL_OPEN),
+        "off": (off.url, V.OFF),
+        "silent": (f"https://localhost:{silent_port}/", V.INCONCLUSIVE),
+        "refused": (f"https://localhost:{refused}/", V.INCONCLUSIVE),
+    }
+    order = list(kinds)
+    urls: list[str] = []
+    want: list[AuthVerdict] = []
+    for i in range(100):
+        base, verdict = kinds[order[i % len(order)]]
+        urls.append(f"{base.rstrip('/')}/t{i}")
+        want.append(verdict)
+    timeout = 2.0
+    t0 = time.monotonic()
+    run = mtlscheck.check_many(urls, pki=test_pki_dir, timeout=timeout)
+    wall = time.monotonic() - t0
+    got = [t.auth_verdict for t in run.targets]
+    assert [t.target for t in run.targets] == urls  # input order, whatever finished first
+    wrong = [(u, w, g) for u, w, g in zip(urls, want, got, strict=True) if w != g]
+    assert not wrong, wrong[:5]
+    # The silent targets (17 of them, 8 probes each) cost one timeout, not 136 of them.
+    assert wall < 4 * timeout + 10, wall
+    assert run.exit_code == 3  # some targets could not be reached at all
+    silent = next(t for t in run.targets if str(silent_port) in t.target)
+    assert all(r.outcome is not None and r.outcome.reason == "timeout" for r in silent.results)
+
+
+def test_layered_verdicts_of_real_configurations(
+    nginx_factory: Callable[..., NginxServer],
+    apache_factory: Callable[..., ApacheServer],
+    haproxy_factory: Callable[..., HAProxyServer],
+    caddy_factory: Callable[..., CaddyServer],
+    server_pki: PKI,
+    test_pki_dir: Path,
+) -> None:
+    p = _paths(server_pki)
+    no_crl = {k: v for k, v in p.items() if k != "crl"}
+    cases = [
+        (nginx_factory(NginxServer.mtls_fragment(**p)), V.ENFORCED_HTTP),
+        (nginx_factory(NginxServer.mtls_fragment(**p, verify="optional")), V.FAIL_OPEN),
+        (nginx_factory(NginxServer.mtls_fragment(**p, verify="optional_no_ca")), V.FAIL_OPEN),
+        (nginx_factory(NginxServer.mtls_fragment(**p, verify="off")), V.OFF),
+        (apache_factory(ApacheServer.mtls_fragment(**p)), V.ENFORCED_TLS),
+        (apache_factory(ApacheServer.mtls_fragment(**p, verify="optional")), V.FAIL_OPEN),
+        (haproxy_factory(HAProxyServer.mtls_fragment(**p)), V.ENFORCED_TLS),
+        (haproxy_factory(HAProxyServer.mtls_fragment(**p, verify="off")), V.OFF),
+        (caddy_factory(CaddyServer.mtls_fragment(**no_crl)), V.ENFORCED_TLS),
+    ]
+    run = mtlscheck.check_many(
+        [srv.url for srv, _ in cases], pki=test_pki_dir, probes=["no-cert", "valid", "wrong-ca"]
+    )
+    for (srv, want), res in zip(cases, run.targets, strict=True):
+        assert res.auth_verdict == want, (srv, res.auth_verdict, res.auth_reason)
+        assert res.auth_reason
+        assert res.to_dict()["verdict"] == str(want)
+
+
+def test_per_location_verdict(
+    apache_factory: Callable[..., ApacheServer], server_pki: PKI, test_pki_dir: Path
+) -> None:
+    from test_diagnose import apache_per_location
+
+    srv = apache_factory(apache_per_location(server_pki))
+    res = mtlscheck.check(srv.url, pki=test_pki_dir, probes=["no-cert", "valid"])
+    assert res.auth_verdict == V.PER_LOCATION, res.auth_reason
+
+
+def _cli(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "mtlscheck", *args],
+        capture_output=True,
+        text=True,
+        input=stdin,
+        timeout=120,
+        env={**os.environ, "NO_COLOR": "1"},
+    )
+
+
+def test_cli_many_urls_and_targets_file(
+    nginx_mtls: NginxServer, apache_mtls: ApacheServer, test_pki_dir: Path, tmp_path: Path
+) -> None:
+    listing = tmp_path / "targets.txt"
+    listing.write_text(f"# the fleet\n\n{apache_mtls.url}  # apache\n")
+    p = _cli(
+        "probe", nginx_mtls.url, "--targets", str(listing), "--pki", str(test_pki_dir),
+        "--format", "json", "--concurrency", "4", "--per-host", "2",
+    )  # fmt: skip
+    assert p.returncode == 0, p.stderr
+    doc = json.loads(p.stdout)
+    assert [t["target"] for t in doc["targets"]] == [nginx_mtls.url, apache_mtls.url]
+    assert [t["verdict"] for t in doc["targets"]] == ["enforced-http", "enforced-tls"]
+    p = _cli("probe", "--targets", "-", "--pki", str(test_pki_dir), "--format", "json",
+             stdin=nginx_mtls.url + "\n")  # fmt: skip
+    assert p.returncode == 0, p.stderr
+    assert len(json.loads(p.stdout)["targets"]) == 1
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (("--targets", "{empty}"), "no URL in it"),
+        (("--concurrency", "0"), "--concurrency must be"),
+        (("--per-host", "0"), "--per-host must be"),
+        (("{url}", "{url}", "--resolve", "localhost:1:127.0.0.1"), "--resolve applies to one URL"),
+    ],
+)
+def test_cli_fleet_bad_input(args: tuple[str, ...], says: str, tmp_path: Path) -> None:
+    empty = tmp_path / "empty.txt"
+    empty.write_text("# nothing\n")
+    argv = [a.format(empty=empty, url="https://localhost:1/") for a in args]
+    if "--targets" not in argv and "{url}" not in args:
+        argv.insert(0, "https://localhost:1/")
+    p = _cli("probe", *argv)
+    assert p.returncode == 2, p.stderr
+    assert p.stderr.startswith("mtlscheck: error:") and says in p.stderr, p.stderr
+
+
+def test_fleet_result_exit_codes_are_per_run() -> None:
+    assert RunResult(()).exit_code == 0
