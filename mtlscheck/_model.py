@@ -209,6 +209,7 @@ class HandshakeFacts:
             "cipher": self.cipher,
             "cert_requested": self.cert_requested,
             "ca_names": list(self.ca_names),
+            "ca_names_count": len(self.ca_names),
             "client_cert_sent": self.client_cert_sent,
             "cert_requested_after_handshake": self.cert_requested_after_handshake,
             "post_handshake_auth": self.post_handshake_auth,

@@ -451,7 +451,7 @@ CATALOGUE: Mapping[str, ProbeSpec] = {
             request=RequestSpec(plain_http=True),
             # Refused plain HTTP: an HTTP error page (nginx/Apache/Go answer 400), a hang-up,
             # or TLS bytes back.  Not about a certificate, so no evidence rule applies.
-            expectation="4xx|5xx|connect:closed|connect:reset|connect:bad-http|not-tls",
+            expectation="4xx|5xx|connect:closed|connect:reset|connect:bad-http|alert",
         ),
     )
 }

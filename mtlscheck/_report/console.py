@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 from collections.abc import Iterable
 from datetime import datetime
 from typing import Any, TextIO
@@ -307,9 +308,26 @@ def _probe_table(t: TargetResult) -> Table:
     return table
 
 
+_CA_FOLD = 8
+"""CA names shown before the console folds the list (JSON keeps every one)."""
+
+
 def _ca_names_text(f: HandshakeFacts) -> Text:
     if f.ca_names:
-        return Text("\n".join(f.ca_names))
+        names = list(f.ca_names)
+        total = len(names)
+        # for_display caps long lists and says so in a last "… and N more" entry
+        m = re.fullmatch(r"… and (\d+) more", names[-1])
+        if m is not None:
+            names.pop()
+            total = len(names) + int(m.group(1))
+        if total <= _CA_FOLD:
+            return Text("\n".join(names))
+        shown = _CA_FOLD - 2
+        return Text("\n".join(names[:shown])).append(
+            f"\n… and {total - shown} more ({total} CA names; --format json lists them all)",
+            style="dim",
+        )
     if f.cert_requested:
         return Text("none sent (empty list)", style="yellow")
     return Text("- (no certificate request)", style="dim")
