@@ -114,6 +114,8 @@ def curl_command(
     if method != "GET":
         args += ["-X", method]
     for k, v in headers:
+        if has_userinfo(url) and k.strip().lower() == "authorization":
+            continue  # httpx replaces it with the URL's Basic auth; curl would keep it instead
         if is_secret_header(k):
             args += ["-H", _env_arg(f"{k}: ", header_env_var(k))]
         else:

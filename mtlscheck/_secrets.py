@@ -92,7 +92,7 @@ _URL_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.\-]*://)([^\s/?#@]*(?:@[^\s/?#
 # names here: a broad guess would blank out diagnostics such as "post-handshake auth: yes".
 _HEADER_IN_TEXT = re.compile(
     r"(?im)\b(authorization|proxy-authorization|cookie|set-cookie|x-api-key|api-key"
-    r"|x-auth-token|x-access-token)(\s*:\s*)(?![\"']?\$MTLSCHECK_)([^\r\n\"']+)"
+    r"|x-auth-token|x-access-token)(\s*+:\s*+)(?![\"']?\$MTLSCHECK_)([^\r\n\"']+)"
 )
 
 

@@ -12,6 +12,7 @@ import json
 from typing import Any, TextIO
 
 from mtlscheck._model import RunResult
+from mtlscheck._report._safe import redacted
 
 __all__ = ["SCHEMA_VERSION", "JsonReporter", "to_document"]
 
@@ -19,8 +20,12 @@ SCHEMA_VERSION = 1
 
 
 def to_document(run: RunResult) -> dict[str, Any]:
-    """The JSON document as a dict (``schema`` first)."""
-    return {"schema": SCHEMA_VERSION, **run.to_dict()}
+    """The JSON document as a dict (``schema`` first), credentials redacted.
+
+    Server text stays as it came (JSON escapes control characters itself, and consumers want
+    the data); only URL userinfo and secret header values become ``<redacted>``.
+    """
+    return {"schema": SCHEMA_VERSION, **redacted(run).to_dict()}
 
 
 class JsonReporter:

@@ -43,6 +43,7 @@ from mtlscheck._report._base import (
     protocols_seen,
     unsupported_line,
 )
+from mtlscheck._report._safe import for_display
 
 __all__ = ["DEFAULT_WIDTH", "ConsoleReporter"]
 
@@ -126,6 +127,7 @@ class ConsoleReporter:
         return Console(**kwargs)
 
     def render(self, run: RunResult, out: TextIO, *, verbose: bool = False) -> None:
+        run = for_display(run)  # no credentials, no control codes from the server, capped
         if _isatty(out):
             self._render(self.make_console(out), run, verbose)
             return

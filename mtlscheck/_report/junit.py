@@ -21,6 +21,7 @@ from mtlscheck._report._base import (
     target_host,
     unsupported_line,
 )
+from mtlscheck._report._safe import for_display
 
 __all__ = ["JunitReporter", "to_element"]
 
@@ -125,7 +126,8 @@ def _testsuite(target: TargetResult) -> tuple[ET.Element, Counts, float]:
 
 
 def to_element(run: RunResult) -> ET.Element:
-    """The ``<testsuites>`` root element."""
+    """The ``<testsuites>`` root element (credentials redacted, server text escaped, capped)."""
+    run = for_display(run)
     root = ET.Element("testsuites", {"name": "mtlscheck"})
     total, total_ms = Counts(), 0.0
     for target in run.targets:
