@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -62,6 +63,8 @@ def _load_ca(
 
 
 _CERTS_MARKER = ".mtlscheck-certs"
+_CERTS_SET = re.compile(r"set[0-9]+")
+"""Subdirectories for the certificates of a second, third ... option set (suites)."""
 
 
 def _certs_dir(path: Path) -> Path:
@@ -90,9 +93,14 @@ def _certs_dir(path: Path) -> Path:
             "give a new or empty directory"
         )
     for entry in entries:
-        if entry.is_symlink() or not entry.is_file(follow_symlinks=False):
-            kind = "a symbolic link" if entry.is_symlink() else "not a regular file"
-            raise InputError(f"{opt} {path}: {entry.name} is {kind}; refusing to use it")
+        if entry.is_symlink():
+            raise InputError(f"{opt} {path}: {entry.name} is a symbolic link; refusing to use it")
+        if entry.is_file(follow_symlinks=False):
+            continue
+        if not (_CERTS_SET.fullmatch(entry.name) and entry.is_dir(follow_symlinks=False)):
+            raise InputError(
+                f"{opt} {path}: {entry.name} is not a regular file; refusing to use it"
+            )
     if _CERTS_MARKER not in names:
         write_new(path / _CERTS_MARKER, b"certificates minted by mtlscheck probe\n", mode=0o644)
     return path
@@ -423,7 +431,7 @@ def run_many(
             if key not in plans:
                 where = save_dir if not plans else save_dir / f"set{len(plans) + 1}"
                 if where != save_dir:
-                    where.mkdir(mode=0o700)
+                    _write.private_dir(where, "--save-certs")  # 0700; a rerun reuses it
                 src = IdentitySources(
                     valid=prep.valid,
                     ca=prep.ca,
