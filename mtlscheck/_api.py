@@ -24,6 +24,7 @@ from mtlscheck._model import ProbeResult, RunResult, TargetResult
 from mtlscheck._probes import (
     IdentitySources,
     RequestOptions,
+    Skip,
     pki_identity,
     resolve_identities,
     select_probes,
@@ -440,10 +441,13 @@ def run_many(
                     overrides=prep.overrides,
                     save_dir=where,
                 )
+                probes, identities, expectations = _default_plus_buildable(
+                    prep, src, defaulted=opts.get("probes") is None, expect=opts.get("expect")
+                )
                 plan = Plan(
-                    probes=prep.probes,
-                    identities=resolve_identities(prep.probes, src),
-                    expectations=prep.expectations,
+                    probes=probes,
+                    identities=identities,
+                    expectations=expectations,
                     versions=prep.versions,
                     profile=prep.profile,
                     request_options=prep.request_options,
@@ -485,6 +489,40 @@ def run_many(
         if own_tmp is not None:
             own_tmp.cleanup()
             _write.untrack_path(save_dir)
+
+
+def _default_plus_buildable(
+    prep: Prepared, src: IdentitySources, *, defaulted: bool, expect: Mapping[str, str] | None
+) -> tuple[tuple[str, ...], dict[str, ClientIdentity | Skip | None], Mapping[str, Expectation]]:
+    """The probes to run: those asked for, or - when none were named - the default four plus
+    every other certificate probe that the given material can build.
+
+    Why: a smoke check run with ``--pki`` (which holds a revoked client and the CRL) used to
+    pass a server without ``ssl_crl`` with exit 0, because ``revoked`` is not among the four
+    and nothing said so.  A probe the user's material allows is a probe the user expects to
+    be tried.  Probes that change the request (forged headers, another SNI, plain HTTP) stay
+    opt-in (``--probes all``); probes with no material are simply not added.
+    """
+    from mtlscheck._probes import CATALOGUE, RequestSpec
+
+    identities = resolve_identities(prep.probes, src)
+    if not defaulted:
+        return prep.probes, identities, prep.expectations
+    extra = [
+        spec.name
+        for spec in CATALOGUE.values()
+        if spec.name not in prep.probes
+        and not spec.no_certificate
+        and spec.request == RequestSpec()
+    ]
+    found = resolve_identities(extra, src)
+    added = tuple(name for name in extra if not isinstance(found[name], Skip))
+    if not added:
+        return prep.probes, identities, prep.expectations
+    identities.update({name: found[name] for name in added})
+    expectations = dict(prep.expectations)
+    expectations.update(default_expectations(added, prep.profile, dict(expect or {})))
+    return (*prep.probes, *added), identities, expectations
 
 
 def _count(value: int, flag: str) -> int:

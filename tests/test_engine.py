@@ -103,7 +103,14 @@ def test_apache_profile_does_not_accept_an_http_rejection(
 def test_each_probe_presents_its_identity(nginx_ref: ReferenceServer, pki: PKI) -> None:
     """nginx mode answers every probe over HTTP and records the certificate it was shown."""
     before = len(nginx_ref.requests)
-    result = mtlscheck.check(nginx_ref.url, pki=pki.directory, tls="1.3", server="nginx", workers=1)
+    result = mtlscheck.check(
+        nginx_ref.url,
+        pki=pki.directory,
+        tls="1.3",
+        server="nginx",
+        workers=1,
+        probes=["no-cert", "valid", "expired", "wrong-ca"],
+    )
     seen = nginx_ref.requests[before:]
     assert [r.probe for r in result.results] == ["no-cert", "valid", "expired", "wrong-ca"]
     assert len(seen) == 4

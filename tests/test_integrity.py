@@ -240,3 +240,24 @@ def test_cli_deadline_and_bad_values(silent_port: int) -> None:
         p = _cli("probe", url, "-k", "--deadline", bad)
         assert p.returncode == 2, (bad, p.stderr)
         assert p.stderr.startswith("mtlscheck: error:"), p.stderr
+
+
+# ------------------------------------------------------------------ which probes run
+
+
+def test_default_run_tries_every_probe_the_material_allows(
+    nginx_factory: Callable[..., NginxServer], server_pki: PKI, test_pki_dir: Path
+) -> None:
+    """A server without ssl_crl used to pass the default smoke check with --pki (exit 0):
+    `revoked` is not among the four, and nothing said so."""
+    no_crl = {k: v for k, v in _paths(server_pki).items() if k != "crl"}
+    srv = nginx_factory(NginxServer.mtls_fragment(**no_crl))
+    res = mtlscheck.check(srv.url, pki=test_pki_dir, tls="1.3")
+    ran = {r.probe for r in res.results}
+    assert {"revoked", "not-yet-valid", "chain-missing"} <= ran
+    assert not ran & {"forged-headers", "sni-mismatch", "plaintext"}  # these stay opt-in
+    assert "revocation-not-checked" in {f.code for f in res.findings}
+    assert RunResult((res,)).exit_code == 1
+    # Named probes are exactly what runs; with no CA key nothing is minted or added.
+    only = mtlscheck.check(srv.url, pki=test_pki_dir, tls="1.3", probes=["no-cert", "valid"])
+    assert [r.probe for r in only.results] == ["no-cert", "valid"]

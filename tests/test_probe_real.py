@@ -23,11 +23,15 @@ import mtlscheck
 from mtlscheck._cli import main
 from mtlscheck._model import OutcomeKind, Phase, ProbeResult, TargetResult, Verdict
 from mtlscheck._pki import PKI
+from mtlscheck._probes import CATALOGUE, RequestSpec
 
 pytestmark = pytest.mark.realserver
 
 VERSIONS = ["1.2", "1.3"]
 CORE = ("no-cert", "valid", "expired", "wrong-ca")
+# Without --probes, every certificate probe the given material can build runs too: --pki holds
+# them all (the probes that change the request - forged headers, SNI, plain HTTP - stay opt-in).
+PKI_DEFAULT = tuple(name for name, spec in CATALOGUE.items() if spec.request == RequestSpec())
 
 
 def by_probe(result: TargetResult) -> dict[str, ProbeResult]:
@@ -76,7 +80,7 @@ def test_nginx_rejects_with_http_400(
 ) -> None:
     result = nginx_results[profile, tls]
     res = by_probe(result)
-    assert set(res) == set(CORE), describe(result)
+    assert set(res) == set(PKI_DEFAULT), describe(result)
     expected_status = {"no-cert": 400, "valid": 200, "expired": 400, "wrong-ca": 400}
     for name, status in expected_status.items():
         r = res[name]
@@ -146,12 +150,11 @@ def test_nginx_via_cli_explicit_files_json(
     assert doc["ok"] is True and doc["exit_code"] == 0
     (target,) = doc["targets"]
     got = {p["probe"]: p for p in target["probes"]}
-    assert set(got) == set(CORE)
+    # the four, plus what --ca-cert/--ca-key can mint (not revoked or chain-missing: no PKI)
+    assert set(CORE) < set(got) <= set(PKI_DEFAULT)
+    assert {"revoked", "chain-missing"}.isdisjoint(got)
     assert {k: v["outcome"]["status"] for k, v in got.items()} == {
-        "no-cert": 400,
-        "valid": 200,
-        "expired": 400,
-        "wrong-ca": 400,
+        k: 200 if k == "valid" else 400 for k in got
     }
     for p in got.values():
         assert p["verdict"] == "pass"
@@ -178,7 +181,7 @@ def test_apache_rejects_with_specific_alert(
 ) -> None:
     result = mtlscheck.check(apache_mtls.url, pki=test_pki_dir, tls=tls, server="apache", timeout=5)
     res = by_probe(result)
-    assert set(res) == set(CORE), describe(result)
+    assert set(res) == set(PKI_DEFAULT), describe(result)
     valid = res["valid"]
     assert valid.outcome is not None and valid.outcome.kind is OutcomeKind.HTTP
     assert valid.outcome.status == 200
@@ -280,7 +283,7 @@ def test_tls_both_against_tls12_only_server(
     result = mtlscheck.check(srv.url, pki=test_pki_dir, tls="both", server="nginx")
     assert [v for v, _ in result.unsupported_versions] == ["1.3"]
     assert {r.tls_version for r in result.results} == {"1.2"}
-    assert sorted(r.probe for r in result.results) == sorted(CORE)
+    assert sorted(r.probe for r in result.results) == sorted(PKI_DEFAULT)
     assert all(r.verdict is Verdict.PASS for r in result.results), describe(result)
     assert result.ok
     doc = result.to_dict()
