@@ -199,7 +199,10 @@ def _list_probes() -> None:
         mark = "*" if spec.name in DEFAULT_PROBES else " "
         exp = "accepted" if spec.accepts else "rejected"
         print(f"{mark} {spec.name:<14} expects {exp:<9} {spec.description}  [needs: {spec.needs}]")
-    print("(* = run by default; --probes all runs every probe)")
+    print(
+        "(* = always run by default, with every other certificate probe the given material "
+        "can build; --probes all runs every probe)"
+    )
 
 
 def _finish(run: RunResult) -> NoReturn:

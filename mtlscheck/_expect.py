@@ -32,12 +32,23 @@ REJECT_STATUSES = frozenset({400, 401, 403, 495, 496})
 """HTTP answers that mean "your certificate was refused" (495/496: nginx's internal codes)."""
 
 _CONNECT_REASONS = frozenset(
-    {"refused", "reset", "closed", "timeout", "dns", "unreachable", "error"}
+    {
+        "refused",
+        "reset",
+        "closed",
+        "timeout",
+        "dns",
+        "unreachable",
+        "bad-http",
+        "bad-tls",
+        "cancelled",
+        "error",
+    }
 )
 _TERM = re.compile(
     r"^(?:(?P<status>[1-5]\d\d)|(?P<cls>[1-5])xx|(?P<word>accepted|rejected|not-tls|tls-local|closed|reset)"
     r"|alert(?::(?P<alert>[a-z0-9_]+))?(?:@(?P<phase>handshake|after-handshake))?"
-    r"|connect:(?P<reason>[a-z]+))$"
+    r"|connect:(?P<reason>[a-z-]+))$"
 )
 
 

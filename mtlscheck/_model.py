@@ -112,6 +112,8 @@ class Outcome:
     ``tls-local``: a short cause; for ``tls-version``: ``not-offered``."""
     detail: str = ""
     """Free text: nginx's 400 reason, the OpenSSL error string, ..."""
+    server: str = ""
+    """For ``http``: the ``Server`` header, if the server sent one."""
 
     @property
     def is_tls_hangup(self) -> bool:
@@ -145,6 +147,7 @@ class Outcome:
             "phase": None if self.phase is None else str(self.phase),
             "reason": self.reason,
             "detail": self.detail,
+            "server": self.server or None,
         }
 
 

@@ -63,7 +63,7 @@ NGINX_CERT_REASONS = (
 _NGINX_REASONS = (*NGINX_CERT_REASONS, "The plain HTTP request was sent to HTTPS port")
 
 
-def http_outcome(status: int, body: bytes) -> Outcome:
+def http_outcome(status: int, body: bytes, server: str = "") -> Outcome:
     """An HTTP answer; for error pages, keep the server's reason (nginx's 400 says which)."""
     detail = ""
     if status >= 400 and body:
@@ -77,7 +77,7 @@ def http_outcome(status: int, body: bytes) -> Outcome:
             detail = (m.group(1) if m else text.strip().splitlines()[0] if text.strip() else "")[
                 :120
             ]
-    return Outcome(OutcomeKind.HTTP, status=status, detail=detail)
+    return Outcome(OutcomeKind.HTTP, status=status, detail=detail, server=server)
 
 
 def _ssl_reasons(exc: BaseException) -> str:
@@ -181,7 +181,7 @@ def classify(rec: WireRecord) -> Outcome:
     K = FailureKind
 
     if rec.http_status is not None:
-        return http_outcome(rec.http_status, rec.http_body)
+        return http_outcome(rec.http_status, rec.http_body, rec.http_server)
 
     if f.server_hello_seen and not rec.insecure:
         if f.server_verify_error:

@@ -34,6 +34,7 @@ from mtlscheck._tls import TLSClient, TLSSettings
 __all__ = ["Plan", "Target", "probe_headers", "probe_settings", "run_probe", "run_target"]
 
 _BODY_LIMIT = 16384
+_SERVER_LIMIT = 120
 
 
 @dataclass(frozen=True)
@@ -148,6 +149,7 @@ def run_probe(
     client = TLSClient(settings, identity, context=context, deadline=deadline)
     status: int | None = None
     body = b""
+    server = ""
     try:
         client.connect()
         # Refuse an untrusted server before sending it anything, like curl does.
@@ -155,7 +157,7 @@ def run_probe(
             client.verify_error is not None or client.hostname_matches() is False
         )
         if not refuse:
-            status, body = _http(client, target, probe_headers(target, request))
+            status, body, server = _http(client, target, probe_headers(target, request))
     except Exception as exc:
         if not is_wire_error(exc):
             client.close()
@@ -167,7 +169,7 @@ def run_probe(
         client.note_http_failure(exc)
     finally:
         client.close()
-    record = client.record(status, body)
+    record = client.record(status, body, server)
     return classify(record), record.facts, ""
 
 
@@ -207,8 +209,9 @@ def _plain_probe(
 
 def _http(
     client: TLSClient, target: Target, headers: tuple[tuple[str, str], ...]
-) -> tuple[int, bytes]:
-    """One request over the probe's connection: the status and the start of the body."""
+) -> tuple[int, bytes, str]:
+    """One request over the probe's connection: the status, the start of the body and the
+    ``Server`` header (evidence for ``--server auto``)."""
     import httpx
 
     from mtlscheck._transport import OneConnectionTransport
@@ -232,7 +235,8 @@ def _http(
                 # (reset, timeout, endless stream) does not change it.
                 if not is_wire_error(exc):
                     raise
-            return resp.status_code, body[:_BODY_LIMIT]
+            server = resp.headers.get("server", "")[:_SERVER_LIMIT]
+            return resp.status_code, body[:_BODY_LIMIT], server
 
 
 def run_target(

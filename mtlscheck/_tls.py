@@ -413,7 +413,9 @@ class TLSClient:
             self._peer_cache = found
         return found
 
-    def record(self, http_status: int | None = None, http_body: bytes = b"") -> WireRecord:
+    def record(
+        self, http_status: int | None = None, http_body: bytes = b"", http_server: str = ""
+    ) -> WireRecord:
         """Freeze what this connection saw; the input of :func:`mtlscheck._outcome.classify`."""
         return WireRecord(
             host=self.settings.check_name,
@@ -424,6 +426,7 @@ class TLSClient:
             insecure=self.settings.insecure,
             http_status=http_status,
             http_body=http_body,
+            http_server=http_server,
         )
 
     def facts(self) -> HandshakeFacts:

@@ -64,3 +64,5 @@ class WireRecord:
     http_status: int | None = None
     http_body: bytes = b""
     """The start of the response body (enough for nginx's reason line)."""
+    http_server: str = ""
+    """The response's ``Server`` header, if any."""
