@@ -33,7 +33,8 @@ from mtlscheck._pki import (
     write_pem,
     write_private_key,
 )
-from mtlscheck._report._base import display_actual, ordered_fixes
+from mtlscheck._report._base import display_actual
+from mtlscheck._report._text import finding_lines, probe_lines, verdict_line
 from mtlscheck._server import ReferenceServer, RequestRecord, ServerMode
 from mtlscheck._suite import SuiteTarget, load_suite
 from mtlscheck.pytest_plugin import Settings, get_settings
@@ -494,54 +495,15 @@ class ProbeRun(TargetResult):
         return lines
 
 
-def _facts_line(f: HandshakeFacts) -> str:
-    parts = [
-        f"protocol {f.protocol or '-'}",
-        f"cipher {f.cipher or '-'}",
-        f"certificate requested: {'yes' if f.cert_requested else 'no'}",
-        f"client certificate sent: {'yes' if f.client_cert_sent else 'no'}",
-    ]
-    if f.alert_received:
-        parts.append(f"alert received: {f.alert_received}")
-    return "; ".join(parts)
-
-
 def _detail_lines(r: ProbeResult) -> list[str]:
-    out = [f"{r.name}:"]
-    if r.outcome is not None and r.outcome.detail:
-        out.append(f"  detail: {r.outcome.detail.splitlines()[0][:200]}")
-    if r.reason and (r.outcome is None or r.reason != r.outcome.detail):
-        out.append(f"  reason: {r.reason}")
-    f = r.facts
-    if f is not None:
-        out.append(f"  handshake: {_facts_line(f)}")
-        if f.cert_requested:
-            names = "; ".join(f.ca_names) if f.ca_names else "(none)"
-            out.append(f"  CA names sent by the server: {names}")
-        if f.server_chain:
-            c = f.server_chain[0]
-            out.append(
-                f"  server certificate: {c.subject} (issuer {c.issuer}, until {c.not_after})"
-            )
-        if f.server_verify_error:
-            out.append(f"  server certificate problem: {f.server_verify_error}")
-    if r.curl:
-        out.append(f"  reproduce: {r.curl}")
-    return out
+    """``name:`` and what the probe saw, indented (the shared plain text of the reports)."""
+    return [f"{r.name}:", *(f"  {line}" for line in probe_lines(r, expected=False))]
 
 
 def _finding_lines(
     findings: Iterable[Finding], profile: str, *, verbose: bool = False
 ) -> list[str]:
-    items = list(findings)
-    if not items:
-        return ["findings: none"]
-    out = ["findings:"]
-    for f in items:
-        out.append(f"  [{f.severity}] {f.code}: {f.message}")
-        for server, fix in ordered_fixes(f.fixes, profile)[: None if verbose else 2]:
-            out.append(f"      fix ({server}): {fix}")
-    return out
+    return finding_lines(findings, profile, limit=None if verbose else 2)
 
 
 def assertrepr(left: object, right: object, verbosity: int) -> list[str] | None:
@@ -715,6 +677,7 @@ def failure_text(item_name: str, target: SuiteTarget, r: ProbeResult, tr: Target
         "  " + "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip(),
     ]
     lines.extend("  " + line for line in _detail_lines(r)[1:])
+    lines.append(verdict_line(tr))
     related = [
         f for f in tr.findings if not f.evidence or any(r.probe in e for e in f.evidence)
     ] or list(tr.findings)

@@ -3,7 +3,9 @@
 One ``<testsuite>`` per target (``name`` = the target URL), one ``<testcase>`` per probe result
 (``classname`` = ``mtlscheck.<host>``, ``name`` = ``probe[tls1.3]``). A FAIL verdict becomes
 ``<failure>``, ERROR ``<error>``, SKIP ``<skipped>``; the target's findings and unsupported TLS
-versions go to the suite's ``<system-out>``.
+versions go to the suite's ``<system-out>``.  The suite's properties carry the layered
+client-auth verdict (``verdict``, ``verdict_reason``).  Failure bodies and ``<system-out>`` are
+the shared plain text of :mod:`mtlscheck._report._text` (the pytest failure text is the same).
 """
 
 from __future__ import annotations
@@ -17,11 +19,11 @@ from mtlscheck._report._base import (
     Counts,
     count,
     display_actual,
-    ordered_fixes,
     target_host,
     unsupported_line,
 )
 from mtlscheck._report._safe import for_display
+from mtlscheck._report._text import finding_lines, probe_lines, verdict_line
 
 __all__ = ["JunitReporter", "to_element"]
 
@@ -46,25 +48,7 @@ def _set_counts(el: ET.Element, c: Counts, ms: float) -> None:
 
 
 def _details(r: ProbeResult) -> str:
-    lines = [f"probe: {r.name}", f"expected: {r.expected}", f"actual: {display_actual(r)}"]
-    if r.outcome is not None and r.outcome.detail:
-        lines.append(f"detail: {r.outcome.detail}")
-    if r.reason:
-        lines.append(f"reason: {r.reason}")
-    f = r.facts
-    if f is not None:
-        lines.append(
-            f"handshake: protocol={f.protocol or '-'} cipher={f.cipher or '-'} "
-            f"cert_requested={'yes' if f.cert_requested else 'no'} "
-            f"client_cert_sent={'yes' if f.client_cert_sent else 'no'}"
-        )
-        if f.alert_received:
-            lines.append(f"alert received: {f.alert_received}")
-    if r.curl:
-        lines.append(f"curl: {r.curl}")
-    if r.openssl:
-        lines.append(f"openssl: {r.openssl}")
-    return "\n".join(lines)
+    return "\n".join([f"probe: {r.name}", *probe_lines(r, openssl=True)])
 
 
 def _testcase(target: TargetResult, r: ProbeResult) -> ET.Element:
@@ -93,15 +77,9 @@ def _system_out(target: TargetResult) -> str:
     lines: list[str] = []
     if target.insecure:
         lines.append("WARNING: server certificate NOT verified (--insecure)")
+    lines.append(verdict_line(target))
     lines += [unsupported_line(v, why) for v, why in target.unsupported_versions]
-    for f in target.findings:
-        lines.append(f"[{f.severity}] {f.code}: {f.message}")
-        if f.evidence:
-            lines.append(f"  evidence: {', '.join(f.evidence)}")
-        for server, fix in ordered_fixes(f.fixes, target.server_profile):
-            fix_lines = fix.splitlines() or [""]
-            lines.append(f"  fix ({server}): {fix_lines[0]}")
-            lines += [f"    {line}" for line in fix_lines[1:]]
+    lines += finding_lines(target.findings, target.server_profile, header=bool(target.findings))
     return "\n".join(lines)
 
 
@@ -112,6 +90,8 @@ def _testsuite(target: TargetResult) -> tuple[ET.Element, Counts, float]:
     _set_counts(suite, c, ms)
     props = ET.SubElement(suite, "properties")
     for key, value in (
+        ("verdict", str(target.auth_verdict)),
+        ("verdict_reason", target.auth_reason),
         ("server_profile", target.server_profile),
         ("insecure", "true" if target.insecure else "false"),
         ("findings", ",".join(f.code for f in target.findings)),
