@@ -184,7 +184,7 @@ def _plain_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_formats_and_get_reporter() -> None:
-    assert FORMATS == ("console", "json", "junit", "markdown")
+    assert FORMATS == ("console", "json", "junit", "markdown", "sarif")
     for fmt in FORMATS:
         reporter = get_reporter(fmt)
         assert reporter.name == fmt
@@ -205,7 +205,7 @@ def test_report_package_does_not_import_rich() -> None:
         "import sys, io\n"
         "from mtlscheck._report import get_reporter\n"
         "from mtlscheck._model import RunResult\n"
-        "for f in ('json', 'junit', 'markdown'):\n"
+        "for f in ('json', 'junit', 'markdown', 'sarif'):\n"
         "    get_reporter(f).render(RunResult(), io.StringIO())\n"
         "assert 'rich' not in sys.modules, sorted(m for m in sys.modules if 'rich' in m)\n"
         "get_reporter('console')\n"

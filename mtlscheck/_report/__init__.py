@@ -1,4 +1,4 @@
-"""Report formatters behind one interface (console, json, junit, markdown).
+"""Report formatters behind one interface (console, json, junit, markdown, sarif).
 
 >>> reporter = get_reporter("json")
 >>> reporter.render(run, sys.stdout, verbose=False)
@@ -14,7 +14,7 @@ from mtlscheck._report._base import Reporter
 
 __all__ = ["FORMATS", "Reporter", "get_reporter"]
 
-FORMATS: tuple[str, ...] = ("console", "json", "junit", "markdown")
+FORMATS: tuple[str, ...] = ("console", "json", "junit", "markdown", "sarif")
 """Valid ``--format`` values, the default (``console``) first."""
 
 
@@ -44,4 +44,8 @@ def get_reporter(fmt: str, *, color: bool | None = None) -> Reporter:
         from mtlscheck._report.markdown import MarkdownReporter
 
         return MarkdownReporter()
+    if key == "sarif":
+        from mtlscheck._report.sarif import SarifReporter
+
+        return SarifReporter()
     raise UsageError(f"unknown report format {fmt!r} (choose from: {', '.join(FORMATS)})")
