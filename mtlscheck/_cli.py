@@ -602,9 +602,11 @@ class _Stopped(BaseException):
     (click turns KeyboardInterrupt into "Aborted!" and exit 1; it lets this one through).
     """
 
-    def __init__(self, signum: int) -> None:
+    def __init__(self, signum: int, removed: bool) -> None:
         super().__init__(signum)
         self.signum = signum
+        self.removed = removed
+        """Minted files were removed (there were some)."""
 
 
 _STOP_MESSAGES = {"SIGINT": "interrupted", "SIGTERM": "terminated", "SIGHUP": "hung up"}
@@ -613,11 +615,12 @@ _STOP_GRACE = 2.0
 deadline) before the process exits anyway; minted files are gone before this starts."""
 
 
-def _stop_message(signum: int) -> str:
+def _stop_message(signum: int, removed: bool) -> str:
     import signal
 
     name = signal.Signals(signum).name
-    return f"{_STOP_MESSAGES.get(name, 'stopped')} ({name}); minted certificates removed"
+    done = "; minted certificates removed" if removed else ""
+    return f"{_STOP_MESSAGES.get(name, 'stopped')} ({name}){done}"
 
 
 @contextlib.contextmanager
@@ -638,28 +641,32 @@ def _signals_stop_the_run() -> Iterator[None]:
     if threading.current_thread() is not threading.main_thread():
         yield  # signal handlers can only be set from the main thread
         return
-    stopping: list[int] = []
+    first: list[_Stopped] = []
+    timers: list[threading.Timer] = []
 
-    def hard_exit(signum: int) -> None:
+    def hard_exit(stop: _Stopped) -> None:
         with contextlib.suppress(OSError):
-            os.write(2, f"mtlscheck: error: {_stop_message(signum)}\n".encode())
-        os._exit(128 + signum)
+            os.write(2, f"mtlscheck: error: {_stop_message(stop.signum, stop.removed)}\n".encode())
+        os._exit(128 + stop.signum)
 
     def handler(signum: int, frame: object) -> None:
-        remove_tracked()
-        if stopping:
-            hard_exit(stopping[0])
-        stopping.append(signum)
-        timer = threading.Timer(_STOP_GRACE, hard_exit, (signum,))
-        timer.daemon = True
-        timer.start()
-        raise _Stopped(signum)
+        removed = remove_tracked()
+        if first:
+            hard_exit(first[0])
+        first.append(_Stopped(signum, removed))
+        timers.append(threading.Timer(_STOP_GRACE, hard_exit, (first[0],)))
+        timers[0].daemon = True
+        timers[0].start()
+        raise first[0]
 
     wanted = [getattr(signal, n) for n in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, n)]
     previous = {s: signal.signal(s, handler) for s in wanted}
     try:
         yield
     finally:
+        # Unwound in time (probe threads joined): main() reports and returns.
+        for t in timers:
+            t.cancel()
         for s, h in previous.items():
             signal.signal(s, h)
 
@@ -686,7 +693,7 @@ def main(argv: list[str] | None = None) -> int:
         _err(str(exc))
         return exc.exit_code
     except _Stopped as exc:
-        _err(_stop_message(exc.signum))
+        _err(_stop_message(exc.signum, exc.removed))
         return 128 + exc.signum
     except KeyboardInterrupt:  # SIGINT outside our handler (another thread's main, say)
         _err("interrupted")

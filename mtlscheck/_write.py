@@ -225,8 +225,9 @@ def temporary_directory(prefix: str) -> Iterator[Path]:
         shutil.rmtree(path, ignore_errors=True)
 
 
-def remove_tracked() -> None:
-    """Remove every tracked file and directory now (called from a signal handler)."""
+def remove_tracked() -> bool:
+    """Remove every tracked file and directory now (called from a signal handler); True when
+    there was something to remove."""
     with _tracked_lock:
         paths = list(_tracked)
     for path in paths:
@@ -235,3 +236,4 @@ def remove_tracked() -> None:
         else:
             with contextlib.suppress(OSError):
                 path.unlink()
+    return bool(paths)
