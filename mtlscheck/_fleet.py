@@ -57,7 +57,7 @@ class _TargetState:
     target: Target
     plan: Plan
     jobs: int
-    results: dict[tuple[str, str], ProbeResult] = field(default_factory=dict)
+    results: dict[tuple[str, str | None], ProbeResult] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
     resolved: bool = False
     addresses: _Addresses | None = None
@@ -66,7 +66,9 @@ class _TargetState:
     """The first probe's outcome when it found no TLS server here (see :func:`_one`)."""
 
 
-def _context_key(target: Target, version: str, ident: ClientIdentity | None) -> tuple[object, ...]:
+def _context_key(
+    target: Target, version: str | None, ident: ClientIdentity | None
+) -> tuple[object, ...]:
     return (version, str(target.cafile) if target.cafile else None, id(ident))
 
 
@@ -91,10 +93,25 @@ def _prepare_contexts(
     return contexts
 
 
-def _jobs(states: Sequence[_TargetState]) -> Iterator[tuple[_TargetState, str, str]]:
+def plan_jobs(plan: Plan) -> list[tuple[str, str | None]]:
+    """(probe, TLS version) pairs of a plan; a probe without TLS (``plaintext``) runs once,
+    with no version."""
+    from mtlscheck._probes import CATALOGUE
+
+    jobs: list[tuple[str, str | None]] = []
+    for p in plan.probes:
+        spec = CATALOGUE.get(p)
+        if spec is not None and spec.request.plain_http:
+            jobs.append((p, None))
+        else:
+            jobs.extend((p, v) for v in plan.versions)
+    return jobs
+
+
+def _jobs(states: Sequence[_TargetState]) -> Iterator[tuple[_TargetState, str, str | None]]:
     """Probe-major, target-minor: consecutive jobs go to different targets."""
-    longest = max((len(s.plan.probes) * len(s.plan.versions) for s in states), default=0)
-    per_target = [[(p, v) for p in s.plan.probes for v in s.plan.versions] for s in states]
+    per_target = [plan_jobs(s.plan) for s in states]
+    longest = max((len(j) for j in per_target), default=0)
     for i in range(longest):
         for state, jobs in zip(states, per_target, strict=True):
             if i < len(jobs):
@@ -123,7 +140,7 @@ def run_fleet(
     # otherwise include a concurrent import of httpx.
     import mtlscheck._transport  # noqa: F401
 
-    states = [_TargetState(t, p, len(p.probes) * len(p.versions)) for t, p in items]
+    states = [_TargetState(t, p, len(plan_jobs(p))) for t, p in items]
     done: list[TargetResult | None] = [None] * len(states)
     index = {id(s): i for i, s in enumerate(states)}
     host_limits: dict[tuple[str, int], threading.BoundedSemaphore] = {}
@@ -186,12 +203,7 @@ def run_fleet(
 
 def _ordered(state: _TargetState) -> list[ProbeResult]:
     """Results in plan order (probe, then version), whatever order they finished in."""
-    return [
-        state.results[(p, v)]
-        for p in state.plan.probes
-        for v in state.plan.versions
-        if (p, v) in state.results
-    ]
+    return [state.results[job] for job in plan_jobs(state.plan) if job in state.results]
 
 
 def _resolve_once(state: _TargetState, deadline: Deadline) -> None:
@@ -228,7 +240,7 @@ def _no_tls_server(outcome: Outcome, facts: HandshakeFacts | None) -> bool:
 def _one(
     state: _TargetState,
     name: str,
-    version: str,
+    version: str | None,
     contexts: dict[tuple[object, ...], SSL.Context],
     run_deadline: float | None,
     cancel: threading.Event,

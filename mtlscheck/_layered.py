@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from mtlscheck._model import AuthVerdict, OutcomeKind, ProbeResult
-from mtlscheck._probes import CATALOGUE
+from mtlscheck._probes import CATALOGUE, RequestSpec
 from mtlscheck._verdict import is_refusal, tied_to_certificate
 
 __all__ = ["layered_verdict"]
@@ -65,8 +65,20 @@ def layered_verdict(
 
     asked = [r for r in talked if r.facts is not None and r.facts.cert_requested]
     late = [r for r in talked if r.facts is not None and r.facts.cert_requested_after_handshake]
-    bad = [r for r in ran if r.probe in CATALOGUE and not CATALOGUE[r.probe].accepts]
-    let_in = [r for r in bad if _accepted(r)]
+    # Every probe without a valid certificate that gets in makes the target fail-open; only the
+    # certificate probes (no request changes: not forged headers, another SNI or plain HTTP,
+    # whose refusals are not about a certificate) can prove enforcement.
+    let_in = [
+        r for r in ran if r.probe in CATALOGUE and not CATALOGUE[r.probe].accepts and _accepted(r)
+    ]
+    bad = [
+        r
+        for r in ran
+        if r.probe in CATALOGUE
+        and not CATALOGUE[r.probe].accepts
+        and CATALOGUE[r.probe].request == RequestSpec()
+        and CATALOGUE[r.probe].expectation is None
+    ]
 
     if not asked and not late:
         if any(r.facts is not None and r.facts.handshake_completed for r in talked):

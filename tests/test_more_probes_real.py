@@ -44,9 +44,11 @@ def codes(res: TargetResult) -> set[str]:
 
 
 def by_probe(res: TargetResult, probe: str) -> list[ProbeResult]:
-    """Its results over both TLS versions (never an empty list to loop over)."""
+    """Its results over both TLS versions, or its one result without TLS (``plaintext``);
+    never an empty list to loop over."""
     got = [r for r in res.results if r.probe == probe]
-    assert [r.tls_version for r in got] == ["1.2", "1.3"], got
+    want: list[str | None] = [None] if probe == "plaintext" else ["1.2", "1.3"]
+    assert [r.tls_version for r in got] == want, got
     return got
 
 
