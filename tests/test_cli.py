@@ -162,8 +162,9 @@ def test_demo_correct_setups_pass(mode: str, capsys: pytest.CaptureFixture[str])
     (target,) = doc["targets"]
     assert target["server_profile"] == mode
     probes = target["probes"]
-    # The demo runs every probe over both versions.
-    assert {p["tls_version"] for p in probes} == {"1.2", "1.3"}
+    # The demo runs every probe over both versions (plaintext, which has no TLS, once).
+    assert {p["tls_version"] for p in probes if p["probe"] != "plaintext"} == {"1.2", "1.3"}
+    assert [p["tls_version"] for p in probes if p["probe"] == "plaintext"] == [None]
     assert {"no-cert", "valid", "expired", "wrong-ca", "revoked"} <= {p["probe"] for p in probes}
     assert all(p["verdict"] == "pass" for p in probes), [
         (p["probe"], p["tls_version"], p["outcome"]) for p in probes if p["verdict"] != "pass"
@@ -249,7 +250,8 @@ def test_json_schema(
         assert p["openssl"].startswith("openssl s_client")
     valid = t["probes"][1]
     assert valid["outcome"] == {"kind": "http", "status": 200, "alert": None, "phase": None,
-                                "reason": None, "detail": ""}  # fmt: skip
+                                "reason": None, "detail": "",
+                                "server": "mtlscheck-reference/apache"}  # fmt: skip
     assert valid["expected"] == "accepted"
 
 
