@@ -139,6 +139,8 @@ class ServerProfile(StrEnum):
     """What a rejection looks like on a given server; ``generic`` accepts any refusal."""
 
     GENERIC = "generic"
+    AUTO = "auto"
+    """Per target, the profile its probes' evidence names (see mtlscheck._autodetect)."""
     NGINX = "nginx"
     APACHE = "apache"
     HAPROXY = "haproxy"
@@ -155,6 +157,8 @@ class ServerProfile(StrEnum):
 
 _REJECT_BY_PROFILE: Mapping[ServerProfile, str] = {
     ServerProfile.GENERIC: "rejected",
+    # Probed like generic; each target is then judged again under the profile it shows.
+    ServerProfile.AUTO: "rejected",
     # ssl_verify_client on: the handshake completes, then 400 (internally 495/496).  403 too:
     # ssl_verify_client optional plus `if ($ssl_client_verify != SUCCESS) { return 403; }` is
     # the documented nginx way to protect some locations only, and just as secure for them

@@ -328,18 +328,24 @@ def finish_target(target: Target, plan: Plan, results: list[ProbeResult]) -> Tar
         results = [r for r in results if r.tls_version not in refused]
 
     from mtlscheck._diagnose import diagnose
+    from mtlscheck._expect import ServerProfile
     from mtlscheck._layered import layered_verdict
 
-    findings = diagnose(
-        results, profile=plan.profile, unsupported=unsupported, insecure=target.insecure
-    )
+    profile, profile_reason = plan.profile, ""
+    if profile is ServerProfile.AUTO:
+        from mtlscheck._autodetect import detect_profile, rejudge
+
+        profile, profile_reason = detect_profile(results)
+        results = rejudge(results, profile, auto_default="rejected")
+    findings = diagnose(results, profile=profile, unsupported=unsupported, insecure=target.insecure)
     verdict, why = layered_verdict(results, unsupported)
     return TargetResult(
         target=target.url,
         results=tuple(results),
         unsupported_versions=unsupported,
         findings=findings,
-        server_profile=str(plan.profile),
+        server_profile=str(profile),
+        server_profile_reason=profile_reason,
         insecure=target.insecure,
         auth_verdict=verdict,
         auth_reason=why,

@@ -369,6 +369,8 @@ class TargetResult:
     ``targets[].verdict``."""
     auth_reason: str = ""
     """Why, in one line; JSON ``targets[].verdict_reason``."""
+    server_profile_reason: str = ""
+    """With ``--server auto``: the evidence that picked :attr:`server_profile`."""
 
     @property
     def ok(self) -> bool:
@@ -398,6 +400,7 @@ class TargetResult:
             "verdict": str(self.auth_verdict),
             "verdict_reason": self.auth_reason,
             "server_profile": self.server_profile,
+            "server_profile_reason": self.server_profile_reason or None,
             "insecure": self.insecure,
             "certs_dir": self.certs_dir,
             "certs_removed": self.certs_removed,

@@ -207,3 +207,31 @@ def test_cli_fleet_bad_input(args: tuple[str, ...], says: str, tmp_path: Path) -
 
 def test_fleet_result_exit_codes_are_per_run() -> None:
     assert RunResult(()).exit_code == 0
+
+
+def test_server_auto_names_each_server_from_evidence(
+    nginx_mtls: NginxServer,
+    apache_mtls: ApacheServer,
+    caddy_factory: Callable[..., CaddyServer],
+    server_pki: PKI,
+    test_pki_dir: Path,
+) -> None:
+    no_crl = {k: v for k, v in _paths(server_pki).items() if k != "crl"}
+    caddy = caddy_factory(CaddyServer.mtls_fragment(**no_crl))
+    run = mtlscheck.check_many(
+        [nginx_mtls.url, apache_mtls.url, caddy.url],
+        pki=test_pki_dir,
+        server="auto",
+        probes=["no-cert", "valid", "expired", "wrong-ca"],
+    )
+    got = [(t.server_profile, t.server_profile_reason.split(" ")[0]) for t in run.targets]
+    assert got == [("nginx", "Server:"), ("apache", "Server:"), ("caddy", "Server:")]
+    for t in run.targets:
+        assert t.ok, [(r.name, r.expected, r.outcome) for r in t.results]
+        # judged under the detected profile, not under the generic "rejected"
+        no_cert = next(r for r in t.results if r.probe == "no-cert")
+        assert no_cert.expected == {"nginx": "400|403", "apache": "alert", "caddy": "alert"}[
+            t.server_profile
+        ]
+    doc = run.to_dict()["targets"][0]
+    assert doc["server_profile"] == "nginx" and doc["server_profile_reason"].startswith("Server:")
