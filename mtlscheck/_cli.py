@@ -19,11 +19,14 @@ import typer
 from mtlscheck import _cli_lint
 from mtlscheck._cli_offline import register as register_offline
 from mtlscheck._cli_pki import pki_app
+from mtlscheck._cli_report import report_app
 from mtlscheck._errors import EXIT_USAGE, MtlscheckError, UsageError
 from mtlscheck._secrets import redact_url
 
 if TYPE_CHECKING:
+    from mtlscheck._baseline import Comparison
     from mtlscheck._model import RunResult
+    from mtlscheck._report._load import Report
 
 __all__ = ["app", "main"]
 
@@ -38,6 +41,7 @@ app = typer.Typer(
 app.add_typer(pki_app, name="pki")
 register_offline(app)  # explain, verify, inspect
 app.command("lint", epilog=_cli_lint.EPILOG)(_cli_lint.lint)
+app.add_typer(report_app, name="report")  # report merge
 
 
 def _err(msg: str) -> None:
@@ -104,12 +108,35 @@ def _apply_path(url: str, path: str | None) -> str:
     return urlunsplit((u.scheme, u.netloc, p if p.startswith("/") else "/" + p, q, ""))
 
 
-def _emit(run: RunResult, fmt: str, output: Path | None, verbose: bool, color: bool | None) -> None:
+def _emit(
+    run: RunResult,
+    fmt: str,
+    output: Path | None,
+    verbose: bool,
+    color: bool | None,
+    *,
+    shard: tuple[int, int, int] | None = None,
+    comparison: Comparison | None = None,
+) -> None:
+    """Render the report; a JSON shard report records its shard, a baseline comparison
+    follows the report (:func:`mtlscheck._cli_report.write_comparison`)."""
     from mtlscheck._report import get_reporter
 
     reporter = get_reporter(fmt, color=color)
+    if shard is not None and reporter.name == "json":
+        from mtlscheck._report._json import JsonReporter
+
+        reporter = JsonReporter(shard=shard)
+
+    def tail(out: Any) -> None:
+        if comparison is not None:
+            from mtlscheck._cli_report import write_comparison
+
+            write_comparison(comparison, fmt, out)
+
     if output is None:
         reporter.render(run, sys.stdout, verbose=verbose)
+        tail(sys.stdout)
         return
     # Render in memory, then write a temporary file next to FILE and rename it into place:
     # an error, a full disk or a signal never leaves a truncated report, and a link at FILE
@@ -120,6 +147,7 @@ def _emit(run: RunResult, fmt: str, output: Path | None, verbose: bool, color: b
 
     buf = io.StringIO()
     reporter.render(run, buf, verbose=verbose)
+    tail(buf)
     atomic_write(output, buf.getvalue().encode("utf-8", "backslashreplace"))
     print(f"mtlscheck: report written to {output}", file=sys.stderr)
 
@@ -188,8 +216,9 @@ def _check_format(fmt: str) -> None:
     try:
         get_reporter(fmt)
     except UsageError as exc:
-        formats = ["console", "json", "junit", "markdown"]
-        raise UsageError(f"{exc}{closest(fmt.strip().lower(), formats)}") from None
+        from mtlscheck._report import FORMATS
+
+        raise UsageError(f"{exc}{closest(fmt.strip().lower(), list(FORMATS))}") from None
 
 
 def _list_probes() -> None:
@@ -205,7 +234,9 @@ def _list_probes() -> None:
     )
 
 
-def _finish(run: RunResult) -> NoReturn:
+def _finish(run: RunResult, code: int | None = None) -> NoReturn:
+    """Say on stderr which targets could not be reached, then exit with ``code`` (default:
+    the run's own exit code; a baseline comparison decides it otherwise)."""
     for t in run.targets:
         if (
             t.unsupported_versions
@@ -225,10 +256,12 @@ def _finish(run: RunResult) -> NoReturn:
             "internal error in mtlscheck (a bug, not the server's doing): please report it "
             "with the traceback that -v or --format json shows"
         )
-    raise typer.Exit(run.exit_code)
+    raise typer.Exit(run.exit_code if code is None else code)
 
 
-FormatOpt = Annotated[str, typer.Option("--format", "-f", help="console, json, junit or markdown.")]
+FormatOpt = Annotated[
+    str, typer.Option("--format", "-f", help="console, json, junit, markdown or sarif.")
+]
 OutputOpt = Annotated[Path | None, typer.Option("--output", "-o", help="Write the report to FILE.")]
 VerboseOpt = Annotated[
     bool, typer.Option("--verbose", "-v", help="Full handshake facts and commands per probe.")
@@ -392,6 +425,23 @@ def probe(
         Path | None,
         typer.Option("--save-certs", help="Keep minted certificates here (for the curl commands)."),
     ] = None,
+    baseline: Annotated[
+        Path | None,
+        typer.Option(
+            "--baseline",
+            help="Earlier JSON report: exit 1 only on regressions against it (a probe that "
+            "passed fails, a new error finding, a worse verdict); prints what changed.",
+        ),
+    ] = None,
+    shard: Annotated[
+        str | None,
+        typer.Option(
+            "--shard",
+            metavar="K/N",
+            help="Probe only shard K of N of the targets (for CI matrix jobs; merge the JSON "
+            "reports with 'mtlscheck report merge').",
+        ),
+    ] = None,
     fmt: FormatOpt = "console",
     output: OutputOpt = None,
     verbose: VerboseOpt = False,
@@ -402,6 +452,10 @@ def probe(
         _list_probes()
         raise typer.Exit(0)
     _check_format(fmt)  # a typo in --format must not cost a whole run first
+    from mtlscheck._cli_report import load_baseline, parse_shard_option
+
+    split = parse_shard_option(shard)
+    old = load_baseline(baseline)  # a bad baseline must not cost a whole run either
     if suite is not None:
         from mtlscheck._suite import load_suite, run_suite
 
@@ -437,9 +491,16 @@ def probe(
             from mtlscheck._api import _seconds
 
             _seconds(deadline, "--deadline")
-        suite_run = run_suite(load_suite(suite, defaults=overrides), deadline=deadline)
-        _emit(suite_run, fmt, output, verbose, color)
-        _finish(suite_run)
+        loaded = load_suite(suite, defaults=overrides)
+        total = len(loaded.targets)
+        if split is not None:
+            from dataclasses import replace
+
+            from mtlscheck._shard import shard_of
+
+            loaded = replace(loaded, targets=tuple(shard_of(loaded.targets, *split)))
+        suite_run = run_suite(loaded, deadline=deadline) if loaded.targets else _empty_run()
+        _report(suite_run, fmt, output, verbose, color, split, total, old)
     all_urls = list(urls or []) + (_read_targets(targets_file) if targets_file else [])
     if not all_urls:
         raise UsageError(
@@ -451,6 +512,11 @@ def probe(
 
     all_urls = [_apply_path(u, path) for u in all_urls]
     url = all_urls[0]
+    total = len(all_urls)
+    if split is not None:
+        from mtlscheck._shard import shard_of
+
+        all_urls = shard_of(all_urls, *split)
     idents: dict[str, tuple[Path | str, Path | str | None]] = {}
     for name, files in _pairs(identity, "--identity").items():
         c, _, k = files.partition(",")
@@ -482,7 +548,9 @@ def probe(
         deadline=deadline,
         user_from_url=user_from_url,
     )
-    what = redact_url(url) if len(all_urls) == 1 else f"{len(all_urls)} targets"
+    if not all_urls:  # more shards than targets: this one has none
+        _report(_empty_run(), fmt, output, verbose, color, split, total, old)
+    what = redact_url(all_urls[0]) if len(all_urls) == 1 else f"{len(all_urls)} targets"
     with _progress(what, targets=len(all_urls)) as (on_result, on_target):
         run = check_many(
             all_urls,
@@ -492,8 +560,35 @@ def probe(
             on_target=on_target,
             **options,
         )
-    _emit(run, fmt, output, verbose, color)
-    _finish(run)
+    _report(run, fmt, output, verbose, color, split, total, old)
+
+
+def _empty_run() -> RunResult:
+    from mtlscheck._model import RunResult
+
+    return RunResult()
+
+
+def _report(
+    run: RunResult,
+    fmt: str,
+    output: Path | None,
+    verbose: bool,
+    color: bool | None,
+    split: tuple[int, int] | None,
+    total: int,
+    old: Report | None,
+) -> NoReturn:
+    """Emit the report (a shard's JSON says which shard it is) and exit: with ``--baseline``
+    the comparison decides the exit code."""
+    comparison = None
+    if old is not None:
+        from mtlscheck._baseline import compare
+
+        comparison = compare(old.run, run, name=old.path)
+    shard = None if split is None else (split[0], split[1], total)
+    _emit(run, fmt, output, verbose, color, shard=shard, comparison=comparison)
+    _finish(run, None if comparison is None else comparison.exit_code(run))
 
 
 def _read_targets(path: Path) -> list[str]:
