@@ -5,7 +5,7 @@
 #   Debian, only when a binary is missing. Debian is stopped from starting them as services
 #   (policy-rc.d), and any service process the install still managed to start is stopped (by
 #   its Debian pid file, or by its executable and packaged config).
-# - The project itself with its test extra (pytest, pytest-xdist, ruff, mypy).
+# - The project itself with its test extra (pytest, pytest-xdist, ruff, mypy), in .venv.
 #
 # Safe to run repeatedly; needs root only when something has to be installed with apt.
 set -euo pipefail
@@ -157,7 +157,11 @@ else
     log "nginx, apache2, haproxy, caddy, stunnel4, gunicorn, node, curl, openssl: present"
 fi
 
-log "pip install -e '.[test]'"
-# PIP_BREAK_SYSTEM_PACKAGES: Debian's own python3 is "externally managed" (PEP 668).
-PIP_BREAK_SYSTEM_PACKAGES=1 python3 -m pip install --disable-pip-version-check -q -e '.[test]' \
-    </dev/null || die "pip install -e '.[test]' failed"
+# The project and its test extra go into the project's virtual environment (.venv), never
+# into the system Python (Debian's python3 refuses that: PEP 668).
+# shellcheck source=scripts/venv.sh
+source scripts/venv.sh
+ensure_venv || die "cannot make the virtual environment .venv"
+log "pip install -e '.[test]' into .venv"
+"$VENV_PY" -m pip install --disable-pip-version-check -q -e '.[test]' </dev/null \
+    || die "pip install -e '.[test]' failed"

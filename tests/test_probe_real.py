@@ -222,6 +222,7 @@ def test_apache_specific_alert_expectation_via_cli(
         "phase": str(phase),
         "reason": None,
         "detail": p["outcome"]["detail"],
+        "server": None,
     }
     # The wrong phase must not match.
     other = "handshake" if phase is Phase.AFTER_HANDSHAKE else "after-handshake"
