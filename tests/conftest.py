@@ -151,3 +151,34 @@ def gunicorn_mtls(mtls_paths: dict[str, Path]) -> Iterator[GunicornServer]:
     paths = {k: v for k, v in mtls_paths.items() if k != "crl"}
     with GunicornServer(GunicornServer.mtls_fragment(**paths)) as srv:
         yield srv
+
+
+@pytest.fixture
+def silent_port() -> Iterator[int]:
+    """A port that accepts TCP and never says a word (a hung server); every accepted
+    connection is held open until the test ends."""
+    import socket
+    import threading
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(256)
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        listener.settimeout(0.1)
+        while not stop.is_set():
+            try:
+                held.append(listener.accept()[0])
+            except OSError:
+                continue
+
+    t = threading.Thread(target=accept, daemon=True)
+    t.start()
+    yield listener.getsockname()[1]
+    stop.set()
+    t.join()
+    for s in held:
+        s.close()
+    listener.close()

@@ -33,8 +33,7 @@ Caddy other CA                valid -> bad_certificate (Go sends it for every re
 from __future__ import annotations
 
 import socket
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -563,33 +562,6 @@ def test_connection_refused(test_pki_dir: Path) -> None:
     result = check(f"https://127.0.0.1:{port}/", probes=["no-cert", "valid"], pki=test_pki_dir)
     assert [f.code for f in result.findings] == [Code.CONNECTION_REFUSED]
     assert result.findings[0].severity is Severity.ERROR
-
-
-@pytest.fixture
-def silent_port() -> Iterator[int]:
-    """A port that accepts TCP and never says a word (a hung server)."""
-    srv = socket.socket()
-    srv.bind((HOST, 0))
-    srv.listen(8)
-    conns: list[socket.socket] = []
-    stop = threading.Event()
-
-    def accept() -> None:
-        srv.settimeout(0.1)
-        while not stop.is_set():
-            try:
-                conns.append(srv.accept()[0])
-            except OSError:
-                continue
-
-    t = threading.Thread(target=accept, daemon=True)
-    t.start()
-    yield srv.getsockname()[1]
-    stop.set()
-    t.join()
-    for c in conns:
-        c.close()
-    srv.close()
 
 
 def test_timeout(silent_port: int, test_pki_dir: Path) -> None:

@@ -15,9 +15,8 @@ import os
 import socket
 import subprocess
 import sys
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -38,32 +37,6 @@ def _paths(pki: PKI) -> dict[str, Path]:
         "client_ca": pki.ca_cert,
         "crl": pki.crl,
     }
-
-
-@pytest.fixture
-def silent_port() -> Iterator[int]:
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(256)
-    held: list[socket.socket] = []
-    stop = threading.Event()
-
-    def accept() -> None:
-        listener.settimeout(0.1)
-        while not stop.is_set():
-            try:
-                held.append(listener.accept()[0])
-            except OSError:
-                continue
-
-    t = threading.Thread(target=accept, daemon=True)
-    t.start()
-    yield listener.getsockname()[1]
-    stop.set()
-    t.join()
-    for s in held:
-        s.close()
-    listener.close()
 
 
 def _refused_port() -> int:
@@ -230,8 +203,9 @@ def test_server_auto_names_each_server_from_evidence(
         assert t.ok, [(r.name, r.expected, r.outcome) for r in t.results]
         # judged under the detected profile, not under the generic "rejected"
         no_cert = next(r for r in t.results if r.probe == "no-cert")
-        assert no_cert.expected == {"nginx": "400|403", "apache": "alert", "caddy": "alert"}[
-            t.server_profile
-        ]
+        assert (
+            no_cert.expected
+            == {"nginx": "400|403", "apache": "alert", "caddy": "alert"}[t.server_profile]
+        )
     doc = run.to_dict()["targets"][0]
     assert doc["server_profile"] == "nginx" and doc["server_profile_reason"].startswith("Server:")

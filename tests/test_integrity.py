@@ -14,7 +14,6 @@ import resource
 import socket
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -183,33 +182,6 @@ def test_missing_post_handshake_auth_binding_does_not_break_probes(
 
 
 # ------------------------------------------------------------------ deadlines
-
-
-@pytest.fixture
-def silent_port() -> Iterator[int]:
-    """Accepts connections and never says a word."""
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(64)
-    held: list[socket.socket] = []
-    stop = threading.Event()
-
-    def accept() -> None:
-        listener.settimeout(0.1)
-        while not stop.is_set():
-            try:
-                held.append(listener.accept()[0])
-            except OSError:
-                continue
-
-    t = threading.Thread(target=accept, daemon=True)
-    t.start()
-    yield listener.getsockname()[1]
-    stop.set()
-    t.join()
-    for s in held:
-        s.close()
-    listener.close()
 
 
 def _timed(fn: Callable[[], object]) -> float:
