@@ -1,5 +1,12 @@
 """Human report for a terminal, rendered with rich.
 
+Several targets: a summary table first (target, layered client-auth verdict, passed/failed,
+the most severe finding), then the details of the targets that failed (of all with ``-v``).
+One target: its probes as a probe x TLS-version matrix, the handshake, the findings with the
+fixes for the chosen ``--server`` only (every server's for ``generic``), each fix once
+(:func:`mtlscheck._report._text.fix_plan`), wrapped text indented under its label.  A target
+where no TLS server answered (nothing listening, a silent port) is one line.
+
 rich is imported here only, so ``import mtlscheck`` and the pytest plugin never pay for it.
 All user/server supplied strings (DNs, details, commands) go through :class:`rich.text.Text`
 with markup and emoji off: a ``[`` in a certificate subject is never taken for markup.
@@ -10,7 +17,7 @@ from __future__ import annotations
 import io
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any, TextIO
 
@@ -22,6 +29,7 @@ from rich.table import Table
 from rich.text import Text
 
 from mtlscheck._model import (
+    AuthVerdict,
     CertInfo,
     Finding,
     HandshakeFacts,
@@ -39,11 +47,11 @@ from mtlscheck._report._base import (
     display_actual,
     display_tls,
     key_facts,
-    ordered_fixes,
     protocols_seen,
     unsupported_line,
 )
 from mtlscheck._report._safe import for_display
+from mtlscheck._report._text import PlannedFix, fix_plan, most_severe
 
 __all__ = ["DEFAULT_WIDTH", "ConsoleReporter"]
 
@@ -60,6 +68,20 @@ SEVERITY_STYLE = {
     Severity.ERROR: "bold red",
     Severity.WARNING: "bold yellow",
     Severity.INFO: "bold cyan",
+}
+AUTH_STYLE = {
+    AuthVerdict.ENFORCED_TLS: "bold green",
+    AuthVerdict.ENFORCED_HTTP: "bold green",
+    AuthVerdict.PER_LOCATION: "bold yellow",
+    AuthVerdict.INCONCLUSIVE: "bold magenta",
+    AuthVerdict.FAIL_OPEN: "bold red",
+    AuthVerdict.OFF: "bold red",
+}
+CELL_LABEL = {
+    Verdict.PASS: "pass",
+    Verdict.FAIL: "FAIL",
+    Verdict.SKIP: "skip",
+    Verdict.ERROR: "error",
 }
 INSECURE_WARNING = "server certificate NOT verified (--insecure)"
 
@@ -141,24 +163,48 @@ class ConsoleReporter:
         if not run.targets:
             console.print(Text("No targets were probed.", style="yellow"))
             return
+        if len(run.targets) == 1:
+            self._target(console, run.targets[0], verbose)
+            return
+        for line in _summary_lines(run.targets, console.width):
+            console.print(line, no_wrap=True, overflow="ignore", crop=False)
         total = Counts()
-        for i, target in enumerate(run.targets):
-            if i:
-                console.print()
-                console.rule(style="dim")
-            self._target(console, target, verbose)
+        for target in run.targets:
             total = total + count(target)
-        if len(run.targets) > 1:
+        console.print(
+            Text.assemble((f"Total ({len(run.targets)} targets): ", "bold"), _counts_text(total))
+        )
+        console.print(_verdict_tally(run.targets))
+        shown = list(run.targets) if verbose else [t for t in run.targets if not t.ok]
+        for target in shown:
+            console.print()
+            console.rule(style="dim")
+            self._target(console, target, verbose)
+        hidden = len(run.targets) - len(shown)
+        if hidden:
             console.print()
             console.print(
-                Text.assemble(
-                    (f"Total ({len(run.targets)} targets): ", "bold"), _counts_text(total)
+                Text(
+                    f"{hidden} target{'s' if hidden != 1 else ''} met every expectation "
+                    "(-v shows their details)",
+                    style="dim",
                 )
             )
 
     # -- sections ---------------------------------------------------------------------------
 
     def _target(self, console: Console, t: TargetResult, verbose: bool) -> None:
+        if not t.reachable and not verbose:
+            # Nothing to tabulate: every probe got the same non-answer.
+            console.print(
+                Text.assemble(
+                    ("Target ", "bold"),
+                    (t.target, "bold cyan"),
+                    ("  ", ""),
+                    (_unreachable_text(t), "bold red"),
+                )
+            )
+            return
         console.print(
             Text.assemble(
                 ("Target ", "bold"),
@@ -167,11 +213,16 @@ class ConsoleReporter:
                 (t.server_profile, ""),
             )
         )
+        console.print(_verdict_text(t))
         if t.insecure:
             console.print(Text(f"WARNING: {INSECURE_WARNING}", style="bold yellow"))
         if not t.reachable:
-            console.print(Text("No probe reached a TLS server on this target.", style="bold red"))
-        console.print(_probe_table(t))
+            console.print(
+                Text(f"No probe reached a TLS server: {_unreachable_text(t)}", style="bold red")
+            )
+        console.print(_probe_matrix(t))
+        for note in _skip_notes(t):
+            console.print(Text(note, style="dim"))
         console.print(_counts_text(count(t)))
         for version, why in t.unsupported_versions:
             console.print(Text(unsupported_line(version, why), style="yellow"))
@@ -289,25 +340,132 @@ def _counts_text(c: Counts) -> Text:
     return text
 
 
-def _probe_table(t: TargetResult) -> Table:
+def _summary_lines(targets: Sequence[TargetResult], width: int) -> Iterator[Text]:
+    """One row per target: the layered verdict, passed/failed probes, the worst finding.
+
+    Laid out by hand rather than with a rich Table, which takes seconds for thousands of rows.
+    A URL longer than its column gets a line of its own, the rest of its row below it.
+    """
+    rows = []
+    for t in targets:
+        c = count(t)
+        failed = c.failed + c.errors
+        worst = most_severe(t)
+        more = f" (+{len(t.findings) - 1})" if len(t.findings) > 1 else ""
+        rows.append((t, f"{c.passed}/{failed}", c.passed, failed, worst, more))
+    verdict_w = max([len("client auth")] + [len(str(t.auth_verdict)) for t in targets])
+    tally_w = max([len("passed/failed")] + [len(r[1]) for r in rows])
+    longest = max([len("target")] + [len(t.target) for t in targets])
+    finding_w = min(50, max(len(f"{r[4].severity} {r[4].code}{r[5]}") if r[4] else 1 for r in rows))
+    target_w = max(len("target"), min(longest, width - verdict_w - tally_w - finding_w - 6))
+    head = f"{'target':<{target_w}}  {'client auth':<{verdict_w}}  {'passed/failed':>{tally_w}}"
+    yield Text(f"{head}  most severe finding", style="bold")
+    yield Text("─" * min(width, len(head) + 40), style="dim")
+    for t, tally, passed, failed, worst, more in rows:
+        line = Text()
+        if len(t.target) > target_w:
+            yield Text(t.target)
+            line.append(" " * target_w)
+        else:
+            line.append(f"{t.target:<{target_w}}")
+        line.append("  ")
+        line.append(f"{t.auth_verdict!s:<{verdict_w}}", style=AUTH_STYLE.get(t.auth_verdict, ""))
+        line.append("  " + " " * (tally_w - len(tally)))
+        line.append(str(passed), style="green" if passed else "")
+        line.append("/")
+        line.append(str(failed), style="bold red" if failed else "")
+        line.append("  ")
+        if worst is None:
+            line.append("-", style="dim")
+        else:
+            line.append(str(worst.severity), style=SEVERITY_STYLE[worst.severity])
+            line.append(f" {worst.code}")
+            line.append(more, style="dim")
+        yield line
+
+
+def _verdict_tally(targets: Iterable[TargetResult]) -> Text:
+    """``client auth: 5 enforced-http, 3 fail-open`` (in the order of the verdict enum)."""
+    counts: dict[AuthVerdict, int] = {}
+    for t in targets:
+        counts[t.auth_verdict] = counts.get(t.auth_verdict, 0) + 1
+    text = Text("client auth: ", style="bold")
+    for i, v in enumerate(v for v in AuthVerdict if v in counts):
+        if i:
+            text.append(", ")
+        text.append(f"{counts[v]} {v}", style=AUTH_STYLE.get(v, ""))
+    return text
+
+
+def _verdict_text(t: TargetResult) -> Text:
+    text = Text.assemble(
+        ("client auth: ", "bold"), (str(t.auth_verdict), AUTH_STYLE.get(t.auth_verdict, ""))
+    )
+    if t.auth_reason:
+        text.append(f" ({t.auth_reason})", style="dim")
+    return text
+
+
+def _unreachable_text(t: TargetResult) -> str:
+    """Why no TLS server answered, in a few words: ``nothing listening (connect refused)``."""
+    outcomes = [r.outcome for r in t.results if r.outcome is not None]
+    if outcomes and all(o.kind is OutcomeKind.TLS_VERSION for o in outcomes):
+        return "the server refused every requested TLS version"
+    seen = sorted({o.summary for o in outcomes})
+    if seen == ["connect refused"]:
+        return "nothing listening (connect refused)"
+    return "no TLS server answered (" + ", ".join(seen or ["no probe ran"]) + ")"
+
+
+def _cell(r: ProbeResult | None) -> Text:
+    """One probe x TLS version: the verdict, then what came back (skip reasons go below)."""
+    if r is None:
+        return Text("-", style="dim")
+    text = Text(CELL_LABEL[r.verdict], style=VERDICT_STYLE[r.verdict])
+    if r.verdict is Verdict.SKIP:
+        return text
+    text.append(f" {display_actual(r)}")
+    if r.tls_version is None and r.facts is not None and r.facts.protocol:
+        text.append(f" ({display_tls(r)})", style="dim")
+    if r.verdict is Verdict.ERROR and r.reason and r.outcome is not None:
+        text.append(f"\n{r.reason}", style="dim")
+    return text
+
+
+def _probe_matrix(t: TargetResult) -> Table:
+    """Probes down, TLS versions across: half the rows of one row per probe per version."""
+    versions: list[str | None] = []
+    rows: dict[str, dict[str | None, ProbeResult]] = {}
+    for r in t.results:
+        if r.tls_version not in versions:
+            versions.append(r.tls_version)
+        rows.setdefault(r.probe, {})[r.tls_version] = r
+    # A probe that does not depend on the TLS version (plaintext) sits in the first column
+    # rather than in a column of its own.
+    columns: list[str | None] = [v for v in versions if v is not None] or [None]
     table = Table(box=box.SIMPLE_HEAD, header_style="bold", pad_edge=False, show_edge=False)
     table.add_column("probe", no_wrap=True)
-    table.add_column("TLS", no_wrap=True)
-    table.add_column("expected", overflow="fold")
-    table.add_column("actual", overflow="fold")
-    table.add_column("verdict", no_wrap=True)
-    for r in t.results:
-        actual = Text(display_actual(r), style="dim" if r.verdict is Verdict.SKIP else "")
-        if r.verdict is Verdict.ERROR and r.reason and r.outcome is not None:
-            actual.append(f"\n{r.reason}", style="dim")
-        table.add_row(
-            r.name,
-            display_tls(r),
-            r.expected,
-            actual,
-            Text(str(r.verdict), style=VERDICT_STYLE[r.verdict]),
-        )
+    table.add_column("expected", overflow="fold", max_width=30)
+    for v in columns:
+        table.add_column("TLS" if v is None else f"TLS {v}", overflow="fold")
+    for probe, cells in rows.items():
+        expected = " / ".join(dict.fromkeys(r.expected for r in cells.values()))
+        shown: list[Text] = [_cell(cells.get(v)) for v in columns]
+        if None in cells and None not in columns:
+            shown = [_cell(cells[None])] + [Text("") for _ in columns[1:]]
+        table.add_row(probe, expected, *shown)
     return table
+
+
+def _skip_notes(t: TargetResult) -> list[str]:
+    """``revoked: skipped: no CA key ...`` once per probe and reason, below the matrix."""
+    notes: list[str] = []
+    for r in t.results:
+        if r.verdict is Verdict.SKIP:
+            note = f"  {r.probe}: {display_actual(r)}"
+            if note not in notes:
+                notes.append(note)
+    return notes
 
 
 _CA_FOLD = 8
@@ -337,29 +495,38 @@ def _ca_names_text(f: HandshakeFacts) -> Text:
 
 def _print_findings(console: Console, t: TargetResult) -> None:
     console.print(Text("Findings", style="bold underline"))
-    for finding in t.findings:
-        console.print(_finding_renderable(finding, t.server_profile))
+    for finding, fixes in fix_plan(t.findings, t.server_profile):
+        console.print(_finding_renderable(finding, fixes))
 
 
-def _finding_renderable(f: Finding, server_profile: str) -> RenderableType:
-    head = Text.assemble(
-        (f"{str(f.severity).upper():<8}", SEVERITY_STYLE[f.severity]),
-        (" ", ""),
-        (f.code, "bold"),
-        (": ", ""),
-        (f.message, ""),
+def _labelled(label: Text, body: Text) -> Table:
+    """``label body`` with the body's wrapped lines indented under its first character."""
+    grid = Table.grid(padding=(0, 1))
+    grid.add_column(no_wrap=True)
+    grid.add_column(overflow="fold")
+    grid.add_row(label, body)
+    return grid
+
+
+def _finding_renderable(f: Finding, fixes: list[PlannedFix]) -> RenderableType:
+    """Severity, code and message; evidence and fixes below, every wrapped line indented."""
+    grid = Table.grid(padding=(0, 1))
+    grid.add_column(no_wrap=True)
+    grid.add_column(overflow="fold")
+    grid.add_row(
+        Text(f"{str(f.severity).upper():<7}", style=SEVERITY_STYLE[f.severity]),
+        Text.assemble((f.code, "bold"), ": ", f.message),
     )
-    body: list[RenderableType] = []
     if f.evidence:
-        body.append(Text.assemble(("evidence: ", "dim"), ", ".join(f.evidence)))
-    for server, fix in ordered_fixes(f.fixes, server_profile):
-        lines = fix.splitlines() or [""]
-        if len(lines) == 1:
-            body.append(Text.assemble((f"fix ({server}): ", "green"), lines[0]))
+        grid.add_row("", _labelled(Text("evidence:", style="dim"), Text(", ".join(f.evidence))))
+    for fix in fixes:
+        label = Text(f"fix ({fix.server}):", style="green")
+        if fix.same_as is not None:
+            body = Text(f"as for {fix.same_as} above", style="dim")
         else:
-            body.append(Text(f"fix ({server}):", style="green"))
-            body.append(Padding(Text("\n".join(lines)), (0, 0, 0, 2), expand=False))
-    return Group(head, Padding(Group(*body), (0, 0, 0, 9), expand=False)) if body else head
+            body = Text("\n".join(fix.text.splitlines() or [""]))
+        grid.add_row("", _labelled(label, body))
+    return grid
 
 
 def _detail_lines(r: ProbeResult, rep: ConsoleReporter) -> Iterable[RenderableType]:
