@@ -141,7 +141,7 @@ def _check_cacert(path: Path) -> None:
         raise InputError(f"--cacert {path} holds no PEM certificate (a CA bundle is PEM)")
     try:
         x509.load_pem_x509_certificates(data)
-    except ValueError as exc:
+    except (ValueError, x509.InvalidVersion) as exc:
         raise InputError(f"--cacert {path}: cannot parse certificate: {exc}") from None
 
 

@@ -30,9 +30,20 @@ EXIT_UNREACHABLE = 3
 
 
 class MtlscheckError(Exception):
-    """Base of every error mtlscheck raises on purpose; ``str()`` is a one-line message."""
+    """Base of every error mtlscheck raises on purpose; ``str()`` is a one-line message.
+
+    Messages quote what the user gave (paths, URLs, values from suite files), which may hold
+    line breaks or terminal escape sequences: ``str()`` shows every non-printable character
+    as an escape (``\\n``, ``\\x1b``), so the message stays one line and inert.
+    """
 
     exit_code: int = EXIT_USAGE
+
+    def __str__(self) -> str:
+        text = super().__str__()
+        if text.isprintable():
+            return text
+        return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 class UsageError(MtlscheckError):

@@ -16,10 +16,16 @@ from pathlib import Path
 
 from mtlscheck._errors import InputError
 
-__all__ = ["MAX_INPUT_BYTES", "read_input", "read_input_text"]
+__all__ = ["MAX_INPUT_BYTES", "read_input", "read_input_text", "shown_path"]
 
 MAX_INPUT_BYTES = 1024 * 1024
 """1 MiB: a CA bundle with every public root is ~220 KB; nothing we read comes near 1 MiB."""
+
+
+def shown_path(path: Path | str) -> str:
+    """``path`` for a message: a name of thousands of characters is cut in the middle."""
+    text = str(path)
+    return text if len(text) <= 160 else f"{text[:80]}...{text[-60:]}"
 
 
 def _kind(mode: int) -> str:
@@ -36,10 +42,10 @@ def _kind(mode: int) -> str:
 
 def _refuse(path: Path, what: str, st: os.stat_result, limit: int) -> None:
     if not stat.S_ISREG(st.st_mode):
-        raise InputError(f"{what} {path} is {_kind(st.st_mode)}, not a regular file")
+        raise InputError(f"{what} {shown_path(path)} is {_kind(st.st_mode)}, not a regular file")
     if st.st_size > limit:
         raise InputError(
-            f"{what} {path} is too large ({st.st_size} bytes; at most {limit} are read)"
+            f"{what} {shown_path(path)} is too large ({st.st_size} bytes; at most {limit} are read)"
         )
 
 
@@ -51,16 +57,17 @@ def read_input(path: Path | str, what: str, *, limit: int = MAX_INPUT_BYTES) -> 
     to must be a regular file of at most ``limit`` bytes.
     """
     p = Path(path)
+    shown = shown_path(p)
     try:
         _refuse(p, what, os.stat(p), limit)
         fd = os.open(p, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0))
     except FileNotFoundError:
-        raise InputError(f"{what} file not found: {p}") from None
+        raise InputError(f"{what} file not found: {shown}") from None
     except PermissionError:
-        raise InputError(f"{what} file is not readable (permission denied): {p}") from None
+        raise InputError(f"{what} file is not readable (permission denied): {shown}") from None
     except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the path
         reason = getattr(exc, "strerror", None) or exc
-        raise InputError(f"cannot read {what} file {p}: {reason}") from None
+        raise InputError(f"cannot read {what} file {shown}: {reason}") from None
     try:
         _refuse(p, what, os.fstat(fd), limit)  # the file opened is still a small regular one
         chunks: list[bytes] = []
@@ -74,12 +81,12 @@ def read_input(path: Path | str, what: str, *, limit: int = MAX_INPUT_BYTES) -> 
     except InputError:
         raise
     except OSError as exc:
-        raise InputError(f"cannot read {what} file {p}: {exc.strerror or exc}") from None
+        raise InputError(f"cannot read {what} file {shown}: {exc.strerror or exc}") from None
     finally:
         os.close(fd)
     data = b"".join(chunks)
     if len(data) > limit:  # it grew after fstat
-        raise InputError(f"{what} {p} is too large (more than {limit} bytes)")
+        raise InputError(f"{what} {shown} is too large (more than {limit} bytes)")
     return data
 
 
@@ -90,5 +97,5 @@ def read_input_text(path: Path | str, what: str, *, limit: int = MAX_INPUT_BYTES
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise InputError(
-            f"{what} {path} is not UTF-8 text (bad byte at offset {exc.start})"
+            f"{what} {shown_path(path)} is not UTF-8 text (bad byte at offset {exc.start})"
         ) from None

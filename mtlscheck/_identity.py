@@ -10,6 +10,7 @@ only answer with an opaque ``decrypt_error``/``handshake_failure``.
 from __future__ import annotations
 
 import datetime as _dt
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -94,11 +95,11 @@ def _load_certs(data: bytes, path: Path) -> list[x509.Certificate]:
             raise InputError(f"no certificate found in PEM file {path}")
         try:
             return x509.load_pem_x509_certificates(data)
-        except ValueError as exc:
+        except (ValueError, x509.InvalidVersion) as exc:
             raise InputError(f"cannot parse certificate in {path}: {exc}") from None
     try:
         return [x509.load_der_x509_certificate(data)]
-    except ValueError:
+    except (ValueError, x509.InvalidVersion):
         raise InputError(f"{path} is neither a PEM nor a DER certificate (nor PKCS#12)") from None
 
 
@@ -135,9 +136,26 @@ def _spki(key: PrivateKey | x509.Certificate) -> bytes:
     )
 
 
+def _check_pair(cert: x509.Certificate, key: PrivateKey, cpath: Path, kpath: Path) -> None:
+    """The key must belong to the certificate; a certificate whose public key does not even
+    parse (cryptography reads it lazily) is refused here, not in the middle of a probe."""
+    try:
+        cert_spki = _spki(cert)
+    except (ValueError, UnsupportedAlgorithm):
+        raise InputError(f"certificate {cpath} holds a public key that cannot be read") from None
+    if _spki(key) != cert_spki:
+        if kpath == cpath:
+            raise InputError(f"the private key in {cpath} does not match its certificate")
+        raise InputError(f"private key {kpath} does not match certificate {cpath}")
+
+
 def _load_p12(data: bytes, path: Path, password: bytes | None) -> ClientIdentity:
     try:
-        key, cert, extra = pkcs12.load_key_and_certificates(data, password)
+        with warnings.catch_warnings():
+            # A malformed bundle may parse as BER with a UserWarning on stderr: the user
+            # sees one line from us, or nothing, never a Python warning.
+            warnings.simplefilter("ignore")
+            key, cert, extra = pkcs12.load_key_and_certificates(data, password)
     except UnsupportedAlgorithm:
         raise InputError(f"cannot open PKCS#12 {path}: unsupported algorithm") from None
     except ValueError:
@@ -150,6 +168,7 @@ def _load_p12(data: bytes, path: Path, password: bytes | None) -> ClientIdentity
         raise InputError(f"PKCS#12 {path} holds no certificate with its private key")
     if not isinstance(key, PrivateKey):
         raise InputError(f"unsupported private key type in {path}")
+    _check_pair(cert, key, path, path)
     return ClientIdentity(cert, key, tuple(extra), cert_path=path, key_path=None, cert_type="P12")
 
 
@@ -194,8 +213,7 @@ def load_identity(
     else:
         kpath = Path(key_path)
         key = _load_key(_read(kpath, "private key"), kpath, password)
-    if _spki(key) != _spki(leaf):
-        raise InputError(f"private key {kpath} does not match certificate {cpath}")
+    _check_pair(leaf, key, cpath, kpath)
     return ClientIdentity(leaf, key, chain, cert_path=cpath, key_path=kpath)
 
 

@@ -462,8 +462,12 @@ class PKI:
     @classmethod
     def load(cls, directory: Path | str) -> PKI:
         """Read a PKI directory's ``manifest.json``."""
-        root = Path(directory).expanduser().absolute()
-        if not root.is_dir():
+        try:  # ~nobody, a NUL byte or a name too long for the OS raise, not return False
+            root = Path(directory).expanduser().absolute()
+            is_dir = root.is_dir()
+        except (OSError, ValueError, RuntimeError):
+            raise InputError(f"unusable PKI directory path {str(directory)[:80]!r}") from None
+        if not is_dir:
             raise InputError(f"PKI directory {root} does not exist")
         manifest = root / MANIFEST
         if not manifest.exists() and not manifest.is_symlink():
@@ -541,7 +545,7 @@ def _read_certs(path: Path) -> list[x509.Certificate]:
     data = read_input(path, "certificate")
     try:
         certs = x509.load_pem_x509_certificates(data)
-    except ValueError:
+    except (ValueError, x509.InvalidVersion):
         raise InputError(f"{path} does not contain a PEM certificate") from None
     return certs
 

@@ -314,6 +314,8 @@ class _Parser:
     def error(self, where: tuple[str | int, ...], message: str) -> InputError:
         line = self._line(where)
         loc = f"{self.path}:{line}" if line else str(self.path)
+        if len(message) > 300:  # messages quote values from the file, which may be huge
+            message = message[:240] + " ... " + message[-50:]
         return InputError(f"{loc}: {message}")
 
     # -- values ------------------------------------------------------------------------------
@@ -334,10 +336,16 @@ class _Parser:
 
     def _path(self, value: Any, where: tuple[str | int, ...], what: str) -> str:
         raw = self._str(value, where, what)
-        p = Path(raw).expanduser()
-        p = p if p.is_absolute() else self.base / p
-        if not p.exists():
-            raise self.error(where, f"{what}: {p} does not exist")
+        try:  # ~nobody, a NUL byte or a name too long for the OS raise, not return False
+            p = Path(raw).expanduser()
+            p = p if p.is_absolute() else self.base / p
+            found = p.exists()
+        except (OSError, ValueError, RuntimeError):
+            raise self.error(where, f"{what}: unusable path {_short(raw)}") from None
+        if not found:
+            from mtlscheck._files import shown_path
+
+            raise self.error(where, f"{what}: {shown_path(p)} does not exist")
         return str(p)
 
     def _table(self, value: Any, where: tuple[str | int, ...], what: str) -> dict[str, Any]:

@@ -4,7 +4,8 @@ Fixtures: ``mtls_pki`` (session test PKI), ``mtls_server`` / ``mtls_server_facto
 built-in reference mTLS server), ``mtls_probe`` (probe a URL, compare with an expectation),
 ``mtls_settings``.  Marker: ``@pytest.mark.mtls(target, **options)``.  Options ``--mtls-*``
 (command line > environment ``MTLSCHECK_*`` > ini ``mtls_*`` > default).  Files named
-``mtls*.toml`` are collected as suites: one item per target x probe x TLS version.
+``mtls*.toml`` with a ``[[targets]]`` table are collected as suites: one item per target x
+probe x TLS version; other files with such a name are left alone.
 
 pytest loads this module in every session of every project that installed mtlscheck, so it
 imports nothing but the standard library and pytest: everything else (cryptography, pyOpenSSL,

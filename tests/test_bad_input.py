@@ -131,6 +131,8 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
         "no_targets": "[defaults]\nserver = 'nginx'\n",
         "unknown_key": _suite(url, "colour = 1\n"),
         "bad_profile": _suite(url, 'server = "ngnix"\n'),
+        "unknown_home": _suite(url, 'cacert = "~no-such-user-mtlscheck/ca.pem"\n'),
+        "long_path": _suite(url, f'identity = {{ cert = "{"x" * 5000}" }}\n'),
     }
     for name, text in suites.items():
         (d / f"mtls_{name}.toml").write_text(text, encoding="utf-8")
@@ -338,6 +340,10 @@ CASES: list[Case] = [
     cli("suite-no-targets", "probe", "--suite", "{suite_no_targets}", says="no targets"),
     cli("suite-unknown-key", "probe", "--suite", "{suite_unknown_key}", says="unknown key"),
     cli("suite-bad-profile", "probe", "--suite", "{suite_bad_profile}", says="server profile"),
+    cli("suite-unknown-home", "probe", "--suite", "{suite_unknown_home}", says="unusable path"),
+    cli("suite-long-path", "probe", "--suite", "{suite_long_path}", says="unusable path"),
+    cli("pki-long-path", *P, "--pki", "x" * 5000, says="unusable"),
+    cli("cert-long-path", *P, "--cert", "x" * 5000, says="file name too long"),
     # -- the Python API
     api("api-probes-empty-string", lambda e: check(e["url"], probes=""), "no probe"),
     api("api-probes-empty-list", lambda e: check(e["url"], probes=[]), "no probe"),

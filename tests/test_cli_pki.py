@@ -54,12 +54,14 @@ def test_init_password_from_env(
     pkcs12.load_key_and_certificates(pki.p12.read_bytes(), b"from-env")
 
 
-def test_init_unset_env_generates(runner: CliRunner, tmp_path: Path) -> None:
+def test_init_unset_env_is_an_error(runner: CliRunner, tmp_path: Path) -> None:
+    """An unset variable must not silently become a generated password (issue 8)."""
     result = runner.invoke(
-        pki_app, ["init", str(tmp_path), "--p12-password-env", "MTLSCHECK_SURELY_UNSET_VAR"]
+        pki_app, ["init", str(tmp_path / "p"), "--p12-password-env", "MTLSCHECK_SURELY_UNSET_VAR"]
     )
-    assert result.exit_code == 0, result.output
-    assert "password (generated" in result.output
+    assert isinstance(result.exception, UsageError)
+    assert "MTLSCHECK_SURELY_UNSET_VAR is not set" in str(result.exception)
+    assert not (tmp_path / "p").exists()
 
 
 def test_init_refuses_existing_without_force(runner: CliRunner, tmp_path: Path) -> None:
