@@ -101,3 +101,54 @@ def test_junit_properties_carry_the_layered_verdict() -> None:
     assert props["verdict"] == "enforced-http"
     assert props["verdict_reason"] == "the TLS layer lets no-cert through and HTTP refuses it"
     assert "client auth: enforced-http" in (suite.findtext("system-out") or "")
+
+
+def _markdown(run: RunResult, verbose: bool = False) -> str:
+    buf = io.StringIO()
+    get_reporter("markdown").render(run, buf, verbose=verbose)
+    return buf.getvalue()
+
+
+def test_markdown_summary_table_comes_first_for_several_targets() -> None:
+    from test_report import OK_TARGET
+
+    bad = TargetResult(
+        TARGET.target,
+        TARGET.results,
+        findings=TARGET.findings,
+        server_profile="nginx",
+        auth_verdict=AuthVerdict.FAIL_OPEN,
+        auth_reason="a certificate is requested, but expired got in",
+    )
+    text = _markdown(RunResult((bad, OK_TARGET)))
+    lines = text.splitlines()
+    assert lines[0] == "## mtlscheck: 2 targets"
+    assert lines[2] == "| Target | Client auth | Passed | Failed | Most severe finding |"
+    assert lines[4] == (
+        f"| `{TARGET.target}` | 🔴 `fail-open` | 3 | 2 | 🔴 error `expired-cert-accepted` (+1) |"
+    )
+    assert lines[5] == "| `https://ok.example` | ⚪ `inconclusive` | 1 | 0 | — |"
+    # then the failed target's section only; the passing one with -v
+    assert f"### mtlscheck: `{TARGET.target}`" in text
+    assert "### mtlscheck: `https://ok.example`" not in text
+    assert "### mtlscheck: `https://ok.example`" in _markdown(RunResult((bad, OK_TARGET)), True)
+    verdict = "**Client auth:** 🔴 `fail-open` — a certificate is requested, but expired got in"
+    assert verdict in text
+    # one target: no summary table, straight to its section
+    assert _markdown(RunResult((bad,))).startswith(f"### mtlscheck: `{TARGET.target}`")
+
+
+def test_markdown_fixes_once_and_details_from_the_shared_renderer() -> None:
+    shared = ("nginx", "ssl_verify_client on;")
+    findings = (
+        Finding("expired-cert-accepted", Severity.ERROR, "expired got in", fixes=(shared,)),
+        Finding("foreign-ca-accepted", Severity.ERROR, "wrong-ca got in", fixes=(shared,)),
+    )
+    t = TargetResult(TARGET.target, TARGET.results, findings=findings, server_profile="nginx")
+    text = _markdown(RunResult((t,)))
+    assert text.count("`ssl_verify_client on;`") == 1
+    assert "  - fix (nginx): as for `expired-cert-accepted` above" in text
+    expired = next(r for r in PROBES if r.probe == "expired")
+    for line in probe_lines(expired, commands=False):
+        assert f"\n{line}\n" in text
+    assert f"\n{expired.curl}\n" in text

@@ -362,7 +362,10 @@ def test_markdown_and_junit_defuse_server_text(
     get_reporter("markdown").render(run, md, verbose=True)
     text = md.getvalue()
     assert not _raw_controls(text)
-    assert not re.search(r"(?<!\\)\]\(", text)  # no link: every "](" is escaped
+    # no link: every "](" outside code fences is escaped (a fence mtlscheck opened cannot be
+    # closed by the text in it, so what is inside renders as text)
+    outside = re.sub(r"(?ms)^[ \t]*(`{3,})[^\n]*\n.*?^[ \t]*\1[ \t]*$", "", text)
+    assert not re.search(r"(?<!\\)\]\(", outside)
     assert "\\[click\\]" in text
     xml = io.StringIO()
     get_reporter("junit").render(run, xml, verbose=True)

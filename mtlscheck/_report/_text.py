@@ -113,11 +113,14 @@ def facts_line(f: HandshakeFacts) -> str:
     return "; ".join(parts)
 
 
-def probe_lines(r: ProbeResult, *, expected: bool = True, openssl: bool = False) -> list[str]:
+def probe_lines(
+    r: ProbeResult, *, expected: bool = True, openssl: bool = False, commands: bool = True
+) -> list[str]:
     """What one probe saw, one fact per line (no header, no indentation).
 
     ``expected`` adds the ``expected:`` / ``actual:`` lines (a caller with its own table
-    leaves them out); ``openssl`` adds the ``openssl s_client`` command next to ``curl``.
+    leaves them out); ``openssl`` adds the ``openssl s_client`` command next to ``curl``;
+    ``commands=False`` leaves both out (Markdown puts them in a block of their own).
     """
     out: list[str] = []
     if expected:
@@ -140,9 +143,9 @@ def probe_lines(r: ProbeResult, *, expected: bool = True, openssl: bool = False)
             out.append(f"server certificate: {c.subject} (issuer {c.issuer}, until {c.not_after})")
         if f.server_verify_error:
             out.append(f"server certificate problem: {f.server_verify_error}")
-    if r.curl:
+    if commands and r.curl:
         out.append(f"reproduce: {r.curl}")
-    if openssl and r.openssl:
+    if commands and openssl and r.openssl:
         out.append(f"openssl: {r.openssl}")
     return out
 
