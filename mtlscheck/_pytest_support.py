@@ -324,9 +324,10 @@ class ServerFactory:
         try:
             server_mode = ServerMode(str(mode).lower())
         except ValueError:
-            raise UsageError(
-                f"mtls_server mode must be nginx, apache or optional, not {mode!r}"
-            ) from None
+            # A mistake in the test's options: one line, no traceback into this module.
+            pytest.fail(
+                f"mtls_server mode must be nginx, apache or optional, not {mode!r}", pytrace=False
+            )
         kw: dict[str, Any] = {
             "cert": self.pki.server_cert,
             "key": self.pki.server_key,
@@ -352,7 +353,9 @@ def _marker_options(node: pytest.Item | pytest.Collector) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for mark in reversed(list(node.iter_markers("mtls"))):
         if len(mark.args) > 1:
-            raise UsageError("@pytest.mark.mtls takes one positional argument (the target URL)")
+            pytest.fail(
+                "@pytest.mark.mtls takes one positional argument (the target URL)", pytrace=False
+            )
         if mark.args:
             out["target"] = mark.args[0]
         out.update(mark.kwargs)
@@ -371,7 +374,7 @@ def server_options(request: pytest.FixtureRequest) -> dict[str, Any]:
     elif isinstance(param, dict):
         opts.update(param)
     elif param is not None:
-        raise UsageError(f"mtls_server param must be a mode or a dict, not {param!r}")
+        pytest.fail(f"mtls_server param must be a mode or a dict, not {param!r}", pytrace=False)
     return opts
 
 

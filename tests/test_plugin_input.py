@@ -104,3 +104,33 @@ def test_suite_with_bad_identity_in_a_later_target_fails_collection(
     res.assert_outcomes(errors=1)
     res.stdout.fnmatch_lines(["*mtls_two.toml:5: target two: *garbage.pem*"])
     assert "Traceback" not in res.stdout.str()
+
+
+@pytest.mark.parametrize(
+    ("source", "says"),
+    [
+        (
+            "import pytest\n\n@pytest.mark.mtls('https://a.test/', 'https://b.test/')\n"
+            "def test_x(mtls_probe):\n    mtls_probe('no-cert')\n",
+            "@pytest.mark.mtls takes one positional argument*",
+        ),
+        (
+            "def test_x(mtls_server_factory):\n    mtls_server_factory('iis')\n",
+            "mtls_server mode must be nginx, apache or optional, not 'iis'",
+        ),
+        (
+            "import pytest\n\n@pytest.mark.parametrize('mtls_server', [42], indirect=True)\n"
+            "def test_x(mtls_server):\n    pass\n",
+            "mtls_server param must be a mode or a dict, not 42",
+        ),
+    ],
+)
+def test_mistakes_in_test_options_are_one_line(
+    pytester: pytest.Pytester, source: str, says: str
+) -> None:
+    pytester.makepyfile(test_opts=source)
+    res = pytester.runpytest("-p", "no:cacheprovider")
+    assert res.ret == pytest.ExitCode.TESTS_FAILED
+    out = res.stdout.str()
+    assert "_pytest_support.py" not in out and "Traceback" not in out, out
+    res.stdout.fnmatch_lines([says])
