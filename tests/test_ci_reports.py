@@ -321,3 +321,41 @@ def test_baseline_fails_on_regression_and_passes_unchanged(
     assert rc == 0 and "0 regressions" in out
     rc, _, _ = run_cli(capsys, *probe)
     assert rc == 1  # without the baseline it still fails
+
+
+@pytest.mark.realserver
+def test_suite_files_shard_too(
+    nginx_mtls: NginxServer,
+    test_pki_dir: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    suite = tmp_path / "mtls.toml"
+    targets = "".join(
+        f'[[targets]]\nname = "t{i}"\nurl = "{nginx_mtls.url}t{i}"\n' for i in range(5)
+    )
+    suite.write_text(
+        f'[defaults]\npki = "{test_pki_dir}"\nprobes = ["no-cert"]\ntls = "1.3"\n\n{targets}'
+    )
+    files = []
+    for k in (1, 2):
+        out = tmp_path / f"s{k}.json"
+        rc, _, err = run_cli(capsys, "probe", "--suite", str(suite), "--shard", f"{k}/2",
+                             "-f", "json", "-o", str(out))  # fmt: skip
+        assert rc == 0, err
+        doc = json.loads(out.read_text())
+        assert doc["shard"] == {"index": k, "count": 2, "total": 5}
+        assert [t["target"] for t in doc["targets"]] == [
+            f"{nginx_mtls.url}t{i}" for i in range(k - 1, 5, 2)
+        ]
+        files.append(str(out))
+    rc, out_text, _ = run_cli(capsys, "report", "merge", *files, "-f", "json")
+    assert rc == 0
+    assert [t["target"] for t in json.loads(out_text)["targets"]] == [
+        f"{nginx_mtls.url}t{i}" for i in range(5)
+    ]
+    # more shards than targets: an empty shard is a valid report of nothing
+    empty = tmp_path / "s7.json"
+    rc, _, _ = run_cli(capsys, "probe", "--suite", str(suite), "--shard", "7/7", "-f", "json",
+                       "-o", str(empty))  # fmt: skip
+    assert rc == 0 and json.loads(empty.read_text())["targets"] == []
