@@ -18,7 +18,6 @@ import fnmatch
 import math
 import os
 import re
-import stat
 import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -183,7 +182,6 @@ def pytest_report_header(config: pytest.Config) -> str | None:
 _SUITE_MARK = re.compile(
     rb"""^[ \t]*(\[\[[ \t]*["']?targets["']?[ \t]*\]\]|["']?targets["']?[ \t]*=)""", re.M
 )
-_SUITE_MAX_BYTES = 1024 * 1024
 
 
 def _is_suite(path: Path) -> bool:
@@ -193,15 +191,14 @@ def _is_suite(path: Path) -> bool:
     be left alone rather than fail the run just because mtlscheck is installed.  Devices and
     FIFOs are never opened (a FIFO would block collection).
     """
+    from mtlscheck._errors import MtlscheckError
+    from mtlscheck._files import read_input  # light: the standard library only
+
     try:
-        st = os.stat(path)
-        if not stat.S_ISREG(st.st_mode) or st.st_size > _SUITE_MAX_BYTES:
-            return False
-        with open(path, "rb") as fh:
-            head = fh.read(_SUITE_MAX_BYTES)
-    except OSError:
+        data = read_input(path, "suite")
+    except MtlscheckError:
         return False
-    return _SUITE_MARK.search(head) is not None
+    return _SUITE_MARK.search(data) is not None
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
