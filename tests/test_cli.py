@@ -510,7 +510,13 @@ def test_unreachable_target_shows_no_empty_handshake_panel(
         port = s.getsockname()[1]
     rc, out, _ = run(capsys, "probe", f"https://127.0.0.1:{port}/", "--tls", "1.3", "--no-color")
     assert rc == 3
-    assert "connect refused" in out
+    # nothing listening: one line, not a table of refused probes
+    assert out.splitlines() == [
+        f"Target https://127.0.0.1:{port}/  nothing listening (connect refused)"
+    ]
+    rc, out, _ = run(capsys, "probe", f"https://127.0.0.1:{port}/", "--tls", "1.3", "--no-color",
+                     "-v")  # fmt: skip
+    assert rc == 3
     assert "Handshake" not in out
     assert "connection-refused" in out
 
