@@ -96,7 +96,7 @@ class Severity(StrEnum):
 TLS_PHASE_HANGUPS = frozenset({"reset", "closed"})
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Outcome:
     """The observable answer of the server to one probe."""
 
@@ -151,7 +151,7 @@ class Outcome:
         }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class CertInfo:
     """A certificate as a report shows it."""
 
@@ -171,7 +171,7 @@ class CertInfo:
         }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class HandshakeFacts:
     """What one connection revealed about the server's TLS side, recorded as it happened."""
 
@@ -276,7 +276,7 @@ class RevocationInfo:
         }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ProbeResult:
     """One probe against one target over one TLS version."""
 

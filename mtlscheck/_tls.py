@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from cryptography import x509
+from cryptography.hazmat.primitives import hashes
 from OpenSSL import SSL
 
 from mtlscheck._alerts import alert_name, verify_error_string
@@ -444,8 +445,8 @@ class TLSClient:
         ):
             # Also after a failed handshake: the CertificateRequest was read, and its CA
             # names are what a user needs when the server (TLS 1.2) rejects with an alert.
-            ca_names = tuple(
-                n.rfc4514_string() for n in conn.get_client_ca_list(as_cryptography=True)
+            ca_names = _shared_ca_list(
+                tuple(n.rfc4514_string() for n in conn.get_client_ca_list(as_cryptography=True))
             )
         if conn is not None:
             chain, hostname_ok = self._peer()
@@ -504,10 +505,36 @@ def _pha_function() -> Callable[[object, int], None] | None:
 _PHA_AVAILABLE = _pha_function() is not None
 
 
+_SHARED_LIMIT = 4096
+_cert_infos: dict[bytes, CertInfo] = {}
+_ca_lists: dict[tuple[str, ...], tuple[str, ...]] = {}
+
+
 def cert_info(cert: x509.Certificate) -> CertInfo:
-    return CertInfo(
-        subject=cert.subject.rfc4514_string(),
-        issuer=cert.issuer.rfc4514_string(),
-        not_before=cert.not_valid_before_utc.isoformat(),
-        not_after=cert.not_valid_after_utc.isoformat(),
-    )
+    """A certificate as reports show it - one shared object per certificate.
+
+    A fleet run presents the same client chain and meets the same server chain thousands of
+    times; sharing the frozen value keeps a 10,000-target run's results small."""
+    key = cert.fingerprint(hashes.SHA256())
+    found = _cert_infos.get(key)
+    if found is None:
+        found = CertInfo(
+            subject=cert.subject.rfc4514_string(),
+            issuer=cert.issuer.rfc4514_string(),
+            not_before=cert.not_valid_before_utc.isoformat(),
+            not_after=cert.not_valid_after_utc.isoformat(),
+        )
+        if len(_cert_infos) >= _SHARED_LIMIT:
+            _cert_infos.clear()
+        _cert_infos[key] = found
+    return found
+
+
+def _shared_ca_list(names: tuple[str, ...]) -> tuple[str, ...]:
+    """One shared tuple per distinct advertised CA list (see :func:`cert_info`)."""
+    found = _ca_lists.get(names)
+    if found is None:
+        if len(_ca_lists) >= _SHARED_LIMIT:
+            _ca_lists.clear()
+        found = _ca_lists.setdefault(names, names)
+    return found
