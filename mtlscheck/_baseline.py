@@ -101,7 +101,8 @@ class Comparison:
             f"{c} other change{'s' if c != 1 else ''}",
         ]
         tail = f"; {self.not_run} baseline targets not in this run" if self.not_run else ""
-        return f"compared with {self.baseline} ({self.compared} targets): {', '.join(parts)}{tail}"
+        n = f"{self.compared} target{'s' if self.compared != 1 else ''}"
+        return f"compared with {self.baseline} ({n}): {', '.join(parts)}{tail}"
 
     def lines(self) -> list[str]:
         """The summary, then regressions, improvements and other changes, one per line."""
