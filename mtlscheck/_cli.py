@@ -766,6 +766,20 @@ def _signals_stop_the_run() -> Iterator[None]:
             signal.signal(s, h)
 
 
+def _internal_error(exc: BaseException) -> int:
+    """A bug of ours: one line and exit 4, never a traceback the user has to read - unless
+    MTLSCHECK_TRACEBACK=1 asks for it (for the bug report)."""
+    import traceback
+
+    if os.environ.get("MTLSCHECK_TRACEBACK") == "1":
+        traceback.print_exception(exc, file=sys.stderr)
+    _err(
+        f"internal error (a bug in mtlscheck, not the server's doing): {type(exc).__name__}: "
+        f"{str(exc)[:200]}; please report it, with the traceback MTLSCHECK_TRACEBACK=1 prints"
+    )
+    return 4
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns the exit code instead of raising, so tests can call it.
 
@@ -800,7 +814,7 @@ def main(argv: list[str] | None = None) -> int:
             exc, typer.main.get_command(app), sys.argv[1:] if argv is None else argv
         )
         if found is None:
-            raise
+            return _internal_error(exc)
         line, code = found
         if line is not None:
             _err(line)

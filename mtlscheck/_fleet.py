@@ -168,7 +168,10 @@ def run_fleet(
                     return
                 state, name, version = job
                 with host_limits[state.target.parts]:
-                    res = _one(state, name, version, contexts, deadline, cancel)
+                    try:
+                        res = _one(state, name, version, contexts, deadline, cancel)
+                    except Exception as exc:  # our bug: this probe's result, not the run's end
+                        res = _internal(state, name, version, exc)
                 if on_result is not None:
                     on_result(res)
                 with state.lock:
@@ -199,6 +202,22 @@ def run_fleet(
         if done[i] is None:
             done[i] = finish_target(s.target, s.plan, [])
     return [r for r in done if r is not None]
+
+
+def _internal(state: _TargetState, name: str, version: str | None, exc: Exception) -> ProbeResult:
+    """A probe that failed because of a bug of ours: ``internal-error`` with its traceback."""
+    import traceback
+
+    return ProbeResult(
+        name,
+        state.target.url,
+        version,
+        str(state.plan.expectations.get(name, "")),
+        Verdict.ERROR,
+        Outcome(OutcomeKind.INTERNAL, detail=f"{type(exc).__name__}: {exc}"),
+        reason=f"internal error (a bug in mtlscheck): {type(exc).__name__}: {exc}",
+        traceback="".join(traceback.format_exception(exc)),
+    )
 
 
 def _ordered(state: _TargetState) -> list[ProbeResult]:

@@ -233,3 +233,43 @@ def test_default_run_tries_every_probe_the_material_allows(
     # Named probes are exactly what runs; with no CA key nothing is minted or added.
     only = mtlscheck.check(srv.url, pki=test_pki_dir, tls="1.3", probes=["no-cert", "valid"])
     assert [r.probe for r in only.results] == ["no-cert", "valid"]
+
+
+def test_a_bug_outside_the_connection_is_still_internal_error(
+    nginx_mtls: NginxServer, test_pki_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bug in building a probe's result (here: its reproduce command) ends that probe as
+    internal-error; the other probes and the run go on."""
+    import mtlscheck._fleet as fleet
+
+    real = fleet.curl_command
+
+    def broken(*args: object, **kwargs: object) -> str:
+        if kwargs.get("method") == "GET" and "valid" in str(args[2] or ""):
+            raise ZeroDivisionError("a bug")
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(fleet, "curl_command", broken)
+    res = mtlscheck.check(nginx_mtls.url, pki=test_pki_dir, probes=["no-cert", "valid"], tls="1.3")
+    by = {r.probe: r for r in res.results}
+    assert by["valid"].outcome is not None and by["valid"].outcome.kind is OutcomeKind.INTERNAL
+    assert "ZeroDivisionError" in by["valid"].traceback
+    assert by["no-cert"].verdict is Verdict.PASS
+    assert RunResult((res,)).exit_code == 4
+
+
+def test_cli_turns_an_escaped_bug_into_one_line_and_exit_4(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import mtlscheck._api as api
+    from mtlscheck._cli import main
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(api, "check_many", broken)
+    monkeypatch.delenv("MTLSCHECK_TRACEBACK", raising=False)
+    assert main(["probe", "https://localhost:1/", "-k"]) == 4
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("mtlscheck: error: internal error"), err
+    assert "Traceback" not in err
