@@ -81,20 +81,19 @@ def _with_password(env: str | None, what: str, load: Callable[[bytes | None], T]
 # --------------------------------------------------------------------------- explain
 
 
+_LOG_LIMIT = 64 * 1024 * 1024
+
+
 def _read_text(text: str | None, file: Path | None) -> str:
     if text is not None and file is not None:
         raise UsageError("give the text or --file, not both")
     if file is not None:
         if str(file) == "-":
             return sys.stdin.read()
-        try:
-            return file.read_bytes().decode("utf-8", errors="replace")
-        except FileNotFoundError:
-            raise InputError(f"file not found: {file}") from None
-        except IsADirectoryError:
-            raise InputError(f"{file} is a directory, not a file") from None
-        except OSError as exc:
-            raise InputError(f"cannot read {file}: {exc.strerror or exc}") from None
+        from mtlscheck._files import read_input
+
+        # Regular files only (never /dev/zero or a FIFO); logs may be large, so a larger cap.
+        return read_input(file, "log file", limit=_LOG_LIMIT).decode("utf-8", errors="replace")
     if text is not None:
         return text
     if sys.stdin.isatty():

@@ -225,8 +225,10 @@ class ReferenceServer:
 
     @property
     def url(self) -> str:
-        """Base URL of the running server (always by IP: the test PKI names 127.0.0.1)."""
-        return f"https://127.0.0.1:{self.port}/"
+        """Base URL of the running server, by the address it listens on (the test PKI names
+        127.0.0.1 and ::1)."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"https://{host}:{self.port}/"
 
     def _build_context(self) -> SSL.Context:
         """One TLS context for all connections, configured like the imitated server."""

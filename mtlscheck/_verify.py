@@ -142,14 +142,9 @@ class VerifyResult:
 
 def load_crls(path: Path) -> list[x509.CertificateRevocationList]:
     """Every CRL in a PEM file (several may be concatenated) or one DER CRL."""
-    try:
-        data = path.read_bytes()
-    except FileNotFoundError:
-        raise InputError(f"CRL file not found: {path}") from None
-    except IsADirectoryError:
-        raise InputError(f"CRL path is a directory, not a file: {path}") from None
-    except OSError as exc:
-        raise InputError(f"cannot read CRL file {path}: {exc.strerror or exc}") from None
+    from mtlscheck._files import read_input
+
+    data = read_input(path, "CRL file")
     begin, end = b"-----BEGIN X509 CRL-----", b"-----END X509 CRL-----"
     try:
         if b"-----BEGIN" not in data:

@@ -54,12 +54,7 @@ def _ekus(cert: x509.Certificate) -> list[x509.ObjectIdentifier]:
 def _client_verify(pki: PKI, role: str, *, with_chain: bool = True) -> None:
     trust = pki.issued("ca").cert
     leaf = pki.issued(role)
-    verifier = (
-        PolicyBuilder()
-        .store(Store([trust]))
-        .time(datetime.now(UTC))
-        .build_client_verifier()
-    )
+    verifier = PolicyBuilder().store(Store([trust])).time(datetime.now(UTC)).build_client_verifier()
     verifier.verify(leaf.cert, list(leaf.chain) if with_chain else [])
 
 
@@ -156,8 +151,15 @@ def test_ca_hierarchy(pki: PKI) -> None:
 
 
 def test_ekus_per_role(pki: PKI) -> None:
-    for name in ("valid", "expired", "not-yet-valid", "revoked", "self-signed",
-                 "intermediate", "wrong-ca"):
+    for name in (
+        "valid",
+        "expired",
+        "not-yet-valid",
+        "revoked",
+        "self-signed",
+        "intermediate",
+        "wrong-ca",
+    ):
         assert _ekus(pki.issued(name).cert) == [CLIENT], name
     assert _ekus(pki.issued("no-client-eku").cert) == [SERVER]
     assert _ekus(pki.issued("server").cert) == [SERVER]
@@ -169,9 +171,9 @@ def test_server_san(pki: PKI) -> None:
     assert san.get_values_for_type(x509.DNSName) == ["localhost"]
     assert [str(ip) for ip in san.get_values_for_type(x509.IPAddress)] == ["127.0.0.1"]
     verifier = (
-        PolicyBuilder().store(Store([pki.issued("ca").cert])).build_server_verifier(
-            x509.DNSName("localhost")
-        )
+        PolicyBuilder()
+        .store(Store([pki.issued("ca").cert]))
+        .build_server_verifier(x509.DNSName("localhost"))
     )
     verifier.verify(cert, [])
 
@@ -223,8 +225,9 @@ def test_valid_and_intermediate_verify(pki: PKI) -> None:
     assert sent == [pki.issued("intermediate").cert, pki.issued("intermediate-ca").cert]
 
 
-@pytest.mark.parametrize("role", ["wrong-ca", "self-signed", "expired", "not-yet-valid",
-                                  "no-client-eku"])
+@pytest.mark.parametrize(
+    "role", ["wrong-ca", "self-signed", "expired", "not-yet-valid", "no-client-eku"]
+)
 def test_bad_roles_do_not_verify(pki: PKI, role: str) -> None:
     with pytest.raises(VerificationError) as info:
         _client_verify(pki, role)
@@ -414,8 +417,12 @@ def test_nginx_config(pki: PKI) -> None:
     assert f"ssl_certificate_key {pki.server_key};" in text
     assert f"ssl_client_certificate {pki.ca_cert};" in text
     assert f"ssl_crl {pki.crl};" in text
-    for line in ("ssl_verify_client on;", "ssl_verify_depth 2;",
-                 "ssl_protocols TLSv1.2 TLSv1.3;", 'return 200 "ok\\n";'):
+    for line in (
+        "ssl_verify_client on;",
+        "ssl_verify_depth 2;",
+        "ssl_protocols TLSv1.2 TLSv1.3;",
+        'return 200 "ok\\n";',
+    ):
         assert line in text
     assert text.count("{") == text.count("}")
     assert "root /srv/x;" in nginx_config(pki, root="/srv/x")
@@ -430,14 +437,19 @@ def test_apache_config(pki: PKI) -> None:
     assert lines[0] == "Listen 127.0.0.1:8443 https"
     assert lines[1] == "<VirtualHost 127.0.0.1:8443>"
     assert lines[-1] == "</VirtualHost>"
-    for line in ("ServerName example.test", "SSLEngine on", "SSLVerifyClient require",
-                 "SSLVerifyDepth 2", "SSLCARevocationCheck chain",
-                 "SSLProtocol -all +TLSv1.2 +TLSv1.3",
-                 f'SSLCertificateFile "{pki.server_cert}"',
-                 f'SSLCertificateKeyFile "{pki.server_key}"',
-                 f'SSLCACertificateFile "{pki.ca_cert}"',
-                 f'SSLCARevocationFile "{pki.crl}"',
-                 f'DocumentRoot "{pki.www}"'):
+    for line in (
+        "ServerName example.test",
+        "SSLEngine on",
+        "SSLVerifyClient require",
+        "SSLVerifyDepth 2",
+        "SSLCARevocationCheck chain",
+        "SSLProtocol -all +TLSv1.2 +TLSv1.3",
+        f'SSLCertificateFile "{pki.server_cert}"',
+        f'SSLCertificateKeyFile "{pki.server_key}"',
+        f'SSLCACertificateFile "{pki.ca_cert}"',
+        f'SSLCARevocationFile "{pki.crl}"',
+        f'DocumentRoot "{pki.www}"',
+    ):
         assert f"    {line}" in text or line in lines[:2], line
     plain = apache_config(pki, listen="8443", document_root="/var/www/html")
     assert "<VirtualHost *:8443>" in plain and 'DocumentRoot "/var/www/html"' in plain
@@ -446,8 +458,7 @@ def test_apache_config(pki: PKI) -> None:
 def test_curl_command(pki: PKI) -> None:
     d = pki.directory
     assert curl_command(pki, "https://localhost:8443/") == (
-        f"curl --cacert {d}/ca.pem --cert {d}/valid.pem --key {d}/valid.key "
-        "https://localhost:8443/"
+        f"curl --cacert {d}/ca.pem --cert {d}/valid.pem --key {d}/valid.key https://localhost:8443/"
     )
     assert f"--cert {d}/intermediate-chain.pem " in curl_command(pki, "https://h/", "intermediate")
 

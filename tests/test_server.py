@@ -668,3 +668,9 @@ def test_malformed_request_line_gets_400(make_server, pki: Pki) -> None:
     ):
         tls.sendall(b"NONSENSE\r\n\r\n")
         assert tls.recv(4096).startswith(b"HTTP/1.1 400 Bad Request")
+
+
+def test_url_names_the_address_it_listens_on(pki: Pki) -> None:
+    """ReferenceServer.url used to say 127.0.0.1 whatever host it was given."""
+    with pki.server(host="127.0.0.2") as srv:
+        assert srv.url == f"https://127.0.0.2:{srv.port}/"
