@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install everything the test suite needs, idempotently.
 #
-# - Real servers (nginx, Apache, HAProxy, Caddy, stunnel4, gunicorn, Node.js) plus curl/openssl from
+# - Real servers (nginx, Apache, HAProxy, Caddy, stunnel4, gunicorn, uvicorn, Node.js) plus
+#   curl/openssl from
 #   Debian, only when a binary is missing. Debian is stopped from starting them as services
 #   (policy-rc.d), and any service process the install still managed to start is stopped (by
 #   its Debian pid file, or by its executable and packaged config).
@@ -24,6 +25,7 @@ declare -A PKG_OF=(
     [/usr/bin/stunnel4]=stunnel4
     [/usr/bin/gunicorn]=gunicorn
     [/usr/bin/node]=nodejs
+    [/usr/lib/python3/dist-packages/uvicorn/__init__.py]=python3-uvicorn
 )
 # Debian pid files of the services these packages would start -> the service's executable.
 declare -A SERVICE_PIDFILES=(
@@ -35,7 +37,7 @@ declare -A SERVICE_PIDFILES=(
 missing_binaries() {
     local b
     for b in "${!PKG_OF[@]}"; do
-        [[ -x "$b" ]] || echo "$b"
+        [[ -e "$b" ]] || echo "$b"
     done
     command -v curl >/dev/null 2>&1 || echo curl
     command -v openssl >/dev/null 2>&1 || echo openssl
@@ -97,13 +99,14 @@ install_servers() {
     # shellcheck disable=SC2064
     trap "[[ $created_policy -eq 1 ]] && rm -f /usr/sbin/policy-rc.d" EXIT
 
-    log "installing nginx-light apache2 haproxy caddy stunnel4 gunicorn nodejs curl openssl (missing: $*)"
+    log "installing nginx-light apache2 haproxy caddy stunnel4 gunicorn nodejs python3-uvicorn curl openssl (missing: $*)"
     export DEBIAN_FRONTEND=noninteractive
     # A mirror hiccup should not fail CI: retry the whole update + install a few times.
     local attempt
     for attempt in 1 2 3; do
         if apt-get update && apt-get install -y --no-install-recommends \
-            nginx-light apache2 haproxy caddy stunnel4 gunicorn nodejs curl openssl ca-certificates \
+            nginx-light apache2 haproxy caddy stunnel4 gunicorn nodejs python3-uvicorn curl \
+            openssl ca-certificates \
             </dev/null; then
             break
         fi
@@ -154,7 +157,7 @@ if [[ -n "${missing// /}" || "${MTLSCHECK_FORCE_APT:-0}" == 1 ]]; then
         die "still missing after apt-get install: $missing"
     fi
 else
-    log "nginx, apache2, haproxy, caddy, stunnel4, gunicorn, node, curl, openssl: present"
+    log "nginx, apache2, haproxy, caddy, stunnel4, gunicorn, node, uvicorn, curl, openssl: present"
 fi
 
 # The project and its test extra go into the project's virtual environment (.venv), never

@@ -22,6 +22,7 @@ from servers import (
     NginxServer,
     RealServer,
     StunnelServer,
+    UvicornServer,
 )
 
 from mtlscheck._pki import PKI, init_pki
@@ -117,6 +118,12 @@ def stunnel_factory() -> Iterator[Callable[..., StunnelServer]]:
 def gunicorn_factory() -> Iterator[Callable[..., GunicornServer]]:
     """``gunicorn_factory(fragment, ...) -> GunicornServer`` (started; stopped at teardown)."""
     yield from _factory(GunicornServer)
+
+
+@pytest.fixture
+def uvicorn_factory() -> Iterator[Callable[..., UvicornServer]]:
+    """``uvicorn_factory(fragment, ...) -> UvicornServer`` (started; stopped at teardown)."""
+    yield from _factory(UvicornServer)
 
 
 @pytest.fixture(scope="session")

@@ -933,6 +933,65 @@ class GunicornServer(RealServer):
         return "\n".join(lines) + "\n"
 
 
+UVICORN_MODULE = Path("/usr/lib/python3/dist-packages/uvicorn/__init__.py")
+
+
+class UvicornServer(RealServer):
+    """Debian's uvicorn (python3-uvicorn, Python's ``ssl`` module on /usr/bin/python3) serving
+    ``fixtures/servers/asgi_ok.py``; the fragment is command-line arguments, one per line
+    (uvicorn has no config file), rendered into ``uvicorn.args`` in the work dir."""
+
+    name = "uvicorn"
+    binary = "/usr/bin/python3"
+    template = "uvicorn.args.tmpl"
+    config_name = "uvicorn.args"
+    placeholder = "args"
+
+    @classmethod
+    def available(cls) -> bool:
+        return UVICORN_MODULE.exists() and os.access(cls.binary, os.X_OK)
+
+    def template_values(self, fragment: str) -> dict[str, str]:
+        return {"fixtures": str(FIXTURES)}
+
+    def environment(self) -> dict[str, str]:
+        env = super().environment()
+        env["PYTHONDONTWRITEBYTECODE"] = "1"  # no __pycache__ in fixtures/servers
+        return env
+
+    def run_command(self) -> list[str]:
+        args = [
+            line
+            for line in self.config_path.read_text().splitlines()
+            if line and not line.startswith("#")
+        ]
+        return [self.binary, "-m", "uvicorn", *args]
+
+    @staticmethod
+    def mtls_fragment(
+        *,
+        server_cert: StrPath,
+        server_key: StrPath,
+        client_ca: StrPath | None,
+        crl: StrPath | None = None,
+        verify: str = "required",
+        port: str = "{port}",
+    ) -> str:
+        """``--ssl-cert-reqs 2`` (required) / 1 (optional) / 0 (off) on 127.0.0.1:port.
+        uvicorn hands these to Python's ``ssl``, which has no CRL option here."""
+        if crl is not None:
+            raise ValueError("uvicorn's --ssl-* options cannot check a CRL")
+        mode = _verify_mode(verify, ("required", "optional", "off"), "uvicorn")
+        lines = [
+            "--host", HOST, "--port", port,
+            "--ssl-certfile", str(server_cert), "--ssl-keyfile", str(server_key),
+            "--ssl-cert-reqs", str({"required": 2, "optional": 1, "off": 0}[mode]),
+        ]  # fmt: skip
+        if client_ca is not None:
+            lines += ["--ssl-ca-certs", str(client_ca)]
+        return "\n".join(lines)
+
+
 SERVER_CLASSES: dict[str, type[RealServer]] = {
     cls.name: cls
     for cls in (
@@ -942,5 +1001,6 @@ SERVER_CLASSES: dict[str, type[RealServer]] = {
         CaddyServer,
         StunnelServer,
         GunicornServer,
+        UvicornServer,
     )
 }

@@ -30,6 +30,7 @@ from servers import (
     GunicornServer,
     HAProxyServer,
     NginxServer,
+    UvicornServer,
     combined_pem,
 )
 
@@ -416,3 +417,28 @@ def test_gunicorn_profile_fails_cert_optional(
     assert {r.probe for r in res.results if r.verdict is Verdict.FAIL} == {"no-cert"}
     fix = dict(next(f for f in res.findings if f.code == "client-auth-optional").fixes)
     assert "--cert-reqs 2" in fix["gunicorn"]
+
+
+def test_uvicorn_profile(
+    uvicorn_factory: Callable[..., UvicornServer], mtls_paths: dict[str, Path], test_pki_dir: Path
+) -> None:
+    """uvicorn --ssl-cert-reqs 2 (Python's ssl under asyncio): every bad certificate gets a
+    hang-up without an alert (asyncio does not flush OpenSSL's alert), in the handshake on
+    TLS 1.2 and right after it on TLS 1.3 - a rejection only because a CertificateRequest
+    came first (the evidence rule)."""
+    paths = {k: v for k, v in mtls_paths.items() if k != "crl"}
+    srv = uvicorn_factory(UvicornServer.mtls_fragment(**paths))
+    res = check(srv.url, pki=test_pki_dir, probes=_BAD, server="uvicorn", timeout=5)
+    assert res.results and all(r.verdict is Verdict.PASS for r in res.results), [
+        (r.name, r.outcome and r.outcome.summary, r.verdict) for r in res.results
+    ]
+    assert all(
+        r.outcome is not None and r.outcome.is_tls_hangup and r.facts and r.facts.cert_requested
+        for r in res.results
+        if r.probe != "valid"
+    )
+    assert res.auth_verdict == "enforced-tls"
+    optional = uvicorn_factory(UvicornServer.mtls_fragment(**paths, verify="optional"))
+    res = check(optional.url, pki=test_pki_dir, probes=_BAD, server="uvicorn", timeout=5)
+    assert {r.probe for r in res.results if r.verdict is Verdict.FAIL} == {"no-cert"}
+    assert "client-auth-optional" in codes(res)
