@@ -9,7 +9,8 @@ probe x TLS version; other files with such a name are left alone.
 
 pytest loads this module in every session of every project that installed mtlscheck, so it
 imports nothing but the standard library and pytest: everything else (cryptography, pyOpenSSL,
-httpx) is imported by :mod:`mtlscheck._pytest_support` when a fixture or a suite file is used.
+httpx) is imported by the modules of :mod:`mtlscheck._pytest_support` when a fixture or a suite
+file is used.
 """
 
 from __future__ import annotations
@@ -27,7 +28,9 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
-    from mtlscheck._pytest_support import MtlsPKI, MtlsServer, Prober
+    from mtlscheck._pytest_support.pki import MtlsPKI
+    from mtlscheck._pytest_support.probe import Prober
+    from mtlscheck._pytest_support.server import MtlsServer
 
 __all__ = ["OPTIONS", "Settings", "get_settings"]
 
@@ -207,7 +210,7 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
     pattern = str(parent.config.getini(_SUITE_PATTERN_INI) or _DEFAULT_SUITE_PATTERN)
     if not fnmatch.fnmatch(file_path.name, pattern) or not _is_suite(file_path):
         return None
-    from mtlscheck._pytest_support import SuiteFile
+    from mtlscheck._pytest_support.suite import SuiteFile
 
     suite_file: pytest.Collector = SuiteFile.from_parent(parent, path=file_path)
     return suite_file
@@ -216,7 +219,7 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
 def pytest_assertrepr_compare(
     config: pytest.Config, op: str, left: object, right: object
 ) -> list[str] | None:
-    support = sys.modules.get("mtlscheck._pytest_support")
+    support = sys.modules.get("mtlscheck._pytest_support.result")
     if op != "==" or support is None:  # no result object can exist before it was imported
         return None
     lines: list[str] | None = support.assertrepr(left, right, config.get_verbosity())
@@ -226,7 +229,7 @@ def pytest_assertrepr_compare(
 def pytest_report_collectionfinish(
     config: pytest.Config, start_path: Path, items: list[pytest.Item]
 ) -> list[str] | None:
-    support = sys.modules.get("mtlscheck._pytest_support")
+    support = sys.modules.get("mtlscheck._pytest_support.suite")
     if support is None:
         return None
     lines: list[str] | None = support.collection_summary(items)
@@ -251,7 +254,7 @@ def mtls_pki(tmp_path_factory: pytest.TempPathFactory) -> MtlsPKI:
     ``.certificate(name)``; more identities: ``.mint_client(subject, not_before=,
     not_after=, ekus=, issuer=)``.
     """
-    from mtlscheck._pytest_support import MtlsPKI
+    from mtlscheck._pytest_support.pki import MtlsPKI
 
     return MtlsPKI.create(tmp_path_factory.mktemp("mtls-pki") / "pki")
 
@@ -264,7 +267,7 @@ def mtls_server_factory(
 
     Servers are started on 127.0.0.1 with a free port and stopped at the end of the test.
     """
-    from mtlscheck._pytest_support import ServerFactory
+    from mtlscheck._pytest_support.server import ServerFactory
 
     factory = ServerFactory(request.config, mtls_pki)
     try:
@@ -283,7 +286,7 @@ def mtls_server(
     parametrization ``@pytest.mark.parametrize("mtls_server", ["nginx", "apache",
     "optional"], indirect=True)`` (a dict param passes ReferenceServer options).
     """
-    from mtlscheck._pytest_support import server_options
+    from mtlscheck._pytest_support.server import server_options
 
     return mtls_server_factory(**server_options(request))
 
@@ -296,7 +299,7 @@ def mtls_probe(request: pytest.FixtureRequest) -> Prober:
     expectation expression.  Without a URL it probes the ``mtls`` marker's or
     ``--mtls-target``'s target; without identity options it uses the session's ``mtls_pki``.
     """
-    from mtlscheck._pytest_support import Prober
+    from mtlscheck._pytest_support.probe import Prober
 
     return Prober(request)
 
@@ -306,5 +309,5 @@ def __getattr__(name: str) -> Any:
     if name in ("MtlsPKI", "MtlsServer", "Prober", "ProbeRun", "MintedIdentity"):
         from mtlscheck import _pytest_support
 
-        return getattr(_pytest_support, name)
+        return getattr(_pytest_support, name)  # resolves the submodule on first use
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

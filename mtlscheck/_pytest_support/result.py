@@ -1,0 +1,150 @@
+"""What ``mtls_probe`` returns, and the text pytest shows when an assertion on it fails."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import fields
+from typing import Any
+
+from mtlscheck._errors import MtlscheckError
+from mtlscheck._model import Finding, HandshakeFacts, ProbeResult, TargetResult, Verdict
+from mtlscheck._report._base import display_actual
+from mtlscheck._report._text import finding_lines, probe_lines
+
+__all__ = ["ProbeRun", "assertrepr", "detail_lines", "short_finding_lines"]
+
+
+class ProbeRun(TargetResult):
+    """What ``mtls_probe`` returns: a :class:`TargetResult` that compares with expectations.
+
+    ``run == "rejected"`` is True when every probe result has an outcome matching the
+    expectation expression (a skipped probe never matches); ``run["expired"]`` narrows to one
+    probe (``run["expired[tls1.3]"]`` to one version).
+    """
+
+    __hash__ = TargetResult.__hash__
+
+    @classmethod
+    def of(cls, result: TargetResult) -> ProbeRun:
+        return cls(**{f.name: getattr(result, f.name) for f in fields(result)})
+
+    def matches(self, expectation: str) -> bool:
+        from mtlscheck._expect import Expectation
+
+        exp = Expectation.parse(expectation)
+        return bool(self.results) and all(
+            r.outcome is not None and exp.matches(r.outcome) for r in self.results
+        )
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, str):
+            return self.matches(other)
+        return super().__eq__(other)
+
+    def __ne__(self, other: object) -> bool:
+        return not self == other
+
+    def __iter__(self) -> Iterator[ProbeResult]:
+        return iter(self.results)
+
+    def __len__(self) -> int:
+        return len(self.results)
+
+    def __getitem__(self, name: str) -> ProbeRun:
+        picked = tuple(r for r in self.results if name in (r.probe, r.name))
+        if not picked:
+            raise KeyError(f"{name!r}: this run has {', '.join(r.name for r in self.results)}")
+        return ProbeRun.of(
+            TargetResult(
+                self.target,
+                picked,
+                self.unsupported_versions,
+                self.findings,
+                self.server_profile,
+                self.insecure,
+            )
+        )
+
+    def _one(self) -> ProbeResult:
+        if len(self.results) != 1:
+            raise ValueError(
+                f"{len(self.results)} probe results ({', '.join(r.name for r in self.results)});"
+                " pick one with run['probe[tls1.3]'] or pass tls='1.3'"
+            )
+        return self.results[0]
+
+    @property
+    def outcome(self) -> Any:
+        """The outcome of the only probe result (ValueError if there are several)."""
+        return self._one().outcome
+
+    @property
+    def facts(self) -> HandshakeFacts | None:
+        return self._one().facts
+
+    @property
+    def verdict(self) -> Verdict:
+        """The worst verdict against the default/configured expectations."""
+        order = (Verdict.ERROR, Verdict.FAIL, Verdict.SKIP, Verdict.PASS)
+        seen = {r.verdict for r in self.results}
+        return next((v for v in order if v in seen), Verdict.PASS)
+
+    @property
+    def outcomes(self) -> dict[str, str]:
+        """``{"no-cert[tls1.3]": "tls-alert certificate_required (after-handshake)", ...}``."""
+        return {r.name: display_actual(r) for r in self.results}
+
+    @property
+    def finding_codes(self) -> frozenset[str]:
+        return frozenset(f.code for f in self.findings)
+
+    def __repr__(self) -> str:
+        rows = ", ".join(f"{n}={a}" for n, a in self.outcomes.items())
+        return f"<ProbeRun {self.target} {rows}>"
+
+    def explain(self, expectation: str, *, verbose: bool = False) -> list[str]:
+        """Lines for a failed ``run == expectation``: expected vs actual, facts, findings."""
+        from mtlscheck._expect import Expectation
+
+        probes = ", ".join(dict.fromkeys(r.probe for r in self.results)) or "no probe"
+        lines = [f"mtls probe {probes} of {self.target} == {expectation!r}"]
+        try:
+            exp: Expectation | None = Expectation.parse(expectation)
+        except MtlscheckError as exc:
+            exp = None
+            lines.append(f"invalid expectation: {exc}")
+        lines.append(f"expected: {expectation}")
+        lines.append("actual:")
+        width = max((len(r.name) for r in self.results), default=0)
+        bad: list[ProbeResult] = []
+        for r in self.results:
+            ok = exp is not None and r.outcome is not None and exp.matches(r.outcome)
+            if not ok:
+                bad.append(r)
+            lines.append(f"  {r.name:<{width}}  {display_actual(r)}{'' if ok else '  <- no match'}")
+        for v, why in self.unsupported_versions:
+            lines.append(f"  (TLS {v} not tested: {why})")
+        lines.extend(short_finding_lines(self.findings, self.server_profile, verbose=verbose))
+        shown = bad if not verbose else list(self.results)
+        for r in shown[: None if verbose else 1]:
+            lines.extend(detail_lines(r))
+        return lines
+
+
+def detail_lines(r: ProbeResult) -> list[str]:
+    """``name:`` and what the probe saw, indented (the shared plain text of the reports)."""
+    return [f"{r.name}:", *(f"  {line}" for line in probe_lines(r, expected=False))]
+
+
+def short_finding_lines(
+    findings: Iterable[Finding], profile: str, *, verbose: bool = False
+) -> list[str]:
+    return finding_lines(findings, profile, limit=None if verbose else 2)
+
+
+def assertrepr(left: object, right: object, verbosity: int) -> list[str] | None:
+    if isinstance(left, ProbeRun) and isinstance(right, str):
+        return left.explain(right, verbose=verbosity > 0)
+    if isinstance(right, ProbeRun) and isinstance(left, str):
+        return right.explain(left, verbose=verbosity > 0)
+    return None
