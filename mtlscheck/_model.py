@@ -7,7 +7,7 @@ the network stack, which keeps ``import mtlscheck`` and the pytest plugin light.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
@@ -375,6 +375,35 @@ class TargetResult:
     @property
     def ok(self) -> bool:
         return all(r.verdict in (Verdict.PASS, Verdict.SKIP) for r in self.results)
+
+    def select(self, probe: str) -> TargetResult:
+        """This result narrowed to one probe (``"expired"``) or one probe at one TLS version
+        (``"expired[tls1.3]"``).
+
+        Everything else about the target (findings, layered verdict, ``certs_dir``, ...) is
+        kept: it still describes the run the narrowed results came from.  ``KeyError`` names
+        the probes that did run.
+        """
+        picked = tuple(r for r in self.results if probe in (r.probe, r.name))
+        if not picked:
+            ran = ", ".join(r.name for r in self.results) or "no probe"
+            raise KeyError(f"{probe!r}: this run has {ran}")
+        return replace(self, results=picked)
+
+    def matches(self, expr: str) -> bool:
+        """Whether every probe result's outcome matches the expectation expression ``expr``
+        (``"rejected"``, ``"400|403"``, ``"alert:unknown_ca"``; see :class:`Expectation`).
+
+        A skipped probe has no outcome and never matches, and an empty result matches
+        nothing: an assertion must not pass because nothing ran.  A malformed ``expr`` is a
+        :class:`~mtlscheck.UsageError`.
+        """
+        from mtlscheck._expect import Expectation  # imports this module: import on use
+
+        exp = Expectation.parse(expr)
+        return bool(self.results) and all(
+            r.outcome is not None and exp.matches(r.outcome) for r in self.results
+        )
 
     @property
     def reachable(self) -> bool:

@@ -17,9 +17,10 @@ __all__ = ["ProbeRun", "assertrepr", "detail_lines", "short_finding_lines"]
 class ProbeRun(TargetResult):
     """What ``mtls_probe`` returns: a :class:`TargetResult` that compares with expectations.
 
-    ``run == "rejected"`` is True when every probe result has an outcome matching the
-    expectation expression (a skipped probe never matches); ``run["expired"]`` narrows to one
-    probe (``run["expired[tls1.3]"]`` to one version).
+    ``run == "rejected"`` is :meth:`TargetResult.matches`: every probe result has an outcome
+    matching the expectation expression (a skipped probe never matches); ``run["expired"]`` is
+    :meth:`TargetResult.select`: one probe (``run["expired[tls1.3]"]`` one version), with every
+    target-level field (findings, ``auth_verdict``, ``certs_dir``, ...) kept.
     """
 
     __hash__ = TargetResult.__hash__
@@ -27,14 +28,6 @@ class ProbeRun(TargetResult):
     @classmethod
     def of(cls, result: TargetResult) -> ProbeRun:
         return cls(**{f.name: getattr(result, f.name) for f in fields(result)})
-
-    def matches(self, expectation: str) -> bool:
-        from mtlscheck._expect import Expectation
-
-        exp = Expectation.parse(expectation)
-        return bool(self.results) and all(
-            r.outcome is not None and exp.matches(r.outcome) for r in self.results
-        )
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, str):
@@ -51,19 +44,7 @@ class ProbeRun(TargetResult):
         return len(self.results)
 
     def __getitem__(self, name: str) -> ProbeRun:
-        picked = tuple(r for r in self.results if name in (r.probe, r.name))
-        if not picked:
-            raise KeyError(f"{name!r}: this run has {', '.join(r.name for r in self.results)}")
-        return ProbeRun.of(
-            TargetResult(
-                self.target,
-                picked,
-                self.unsupported_versions,
-                self.findings,
-                self.server_profile,
-                self.insecure,
-            )
-        )
+        return ProbeRun.of(self.select(name))
 
     def _one(self) -> ProbeResult:
         if len(self.results) != 1:
