@@ -592,24 +592,11 @@ def _report(
 
 
 def _read_targets(path: Path) -> list[str]:
-    """``--targets FILE``: one URL per line, blank lines and ``#`` comments ignored."""
-    from mtlscheck._files import read_input
+    """``--targets FILE``: one URL per line, blank lines and ``#`` comments ignored (the reader
+    is shared with the pytest plugin's ``--mtls-targets``)."""
+    from mtlscheck._targets import read_targets
 
-    if str(path) == "-":
-        data = sys.stdin.buffer.read(4 * 1024 * 1024 + 1)
-        if len(data) > 4 * 1024 * 1024:
-            raise UsageError("--targets -: more than 4 MiB on stdin")
-    else:
-        data = read_input(path, "--targets file", limit=4 * 1024 * 1024)
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:
-        raise UsageError(f"--targets {path}: not UTF-8 text") from None
-    found = [ln.split("#", 1)[0].strip() for ln in text.splitlines()]
-    found = [u for u in found if u]
-    if not found:
-        raise UsageError(f"--targets {path}: no URL in it")
-    return found
+    return read_targets(path)
 
 
 @app.command(epilog=_EXIT_CODES)
