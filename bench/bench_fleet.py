@@ -87,7 +87,11 @@ def main() -> None:
             def product() -> None:
                 # every target is on one nginx here: lift the politeness cap to the pool size
                 run = check_many(
-                    urls, pki=pki.directory, server="nginx", per_host=DEFAULT_CONCURRENCY
+                    urls,
+                    pki=pki.directory,
+                    server="nginx",
+                    probes=list(ROLES),  # the floor's four (--pki alone would add more)
+                    per_host=DEFAULT_CONCURRENCY,
                 )
                 bad = [t.target for t in run.targets if not t.ok]
                 if bad:
