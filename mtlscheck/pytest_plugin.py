@@ -57,6 +57,12 @@ class _Opt:
 
 OPTIONS: tuple[_Opt, ...] = (
     _Opt("target", "URL that mtls_probe and @pytest.mark.mtls tests probe when given no URL."),
+    _Opt(
+        "targets",
+        "File of URLs (one per line, '#' comments) that mtls_probe probes, all in one pool, "
+        "when given no URL (with --mtls-target: that URL first).",
+        path=True,
+    ),
     _Opt("cert", "Valid client certificate (PEM/DER/.p12) for the 'valid' probe.", path=True),
     _Opt("key", "Its private key.", path=True),
     _Opt("ca_cert", "The CA the server trusts for clients (with --mtls-ca-key).", path=True),
@@ -79,6 +85,8 @@ class Settings:
 
     values: dict[str, Any]
     sources: dict[str, str]
+    target_list: tuple[str, ...] = ()
+    """The URLs of ``--mtls-targets FILE``, read and checked once when pytest starts."""
 
     def get(self, name: str) -> Any:
         return self.values.get(name)
@@ -90,7 +98,9 @@ class Settings:
 
     def check_kwargs(self) -> dict[str, Any]:
         """The options as keyword arguments of :func:`mtlscheck.check`."""
-        return {k: v for k, v in self.values.items() if k != "target" and v is not None}
+        return {
+            k: v for k, v in self.values.items() if k not in ("target", "targets") and v is not None
+        }
 
 
 _SETTINGS = pytest.StashKey[Settings]()
@@ -117,7 +127,7 @@ def get_settings(config: pytest.Config) -> Settings:
         if raw is None:
             continue
         value: Any = raw
-        if opt.path:
+        if opt.path and not (opt.name == "targets" and raw == "-"):
             p = Path(raw).expanduser()
             value = str(p if p.is_absolute() else base / p)
         elif opt.name == "timeout":
@@ -139,9 +149,32 @@ def get_settings(config: pytest.Config) -> Settings:
                 raise pytest.UsageError(f"{source}: {exc}") from None
         values[opt.name] = value
         sources[opt.name] = source
-    settings = Settings(values, sources)
+    urls: tuple[str, ...] = ()
+    if "targets" in values:
+        urls = _read_target_list(values["targets"], sources["targets"])
+    settings = Settings(values, sources, urls)
     config.stash[_SETTINGS] = settings
     return settings
+
+
+def _read_target_list(path: str, source: str) -> tuple[str, ...]:
+    """``--mtls-targets FILE`` the way the CLI reads ``--targets`` (one shared reader), every
+    URL checked now: a typo on line 40 is a usage error at start-up, not 40 failed tests."""
+    from mtlscheck._errors import MtlscheckError
+    from mtlscheck._targets import read_targets  # light: the standard library only
+    from mtlscheck._validate import parse_https_url
+
+    try:
+        # pytest owns stdin (capture), so '-' is refused rather than read.
+        urls = read_targets(path, source, stdin=False)
+    except MtlscheckError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    for url in urls:
+        try:
+            parse_https_url(url)
+        except MtlscheckError as exc:
+            raise pytest.UsageError(f"{source} {path}: {exc}") from None
+    return tuple(dict.fromkeys(urls))
 
 
 # --------------------------------------------------------------------------- hooks
@@ -174,11 +207,19 @@ def pytest_configure(config: pytest.Config) -> None:
     )
 
 
-def pytest_report_header(config: pytest.Config) -> str | None:
+def pytest_report_header(config: pytest.Config) -> list[str] | None:
     settings = get_settings(config)
-    if settings.target is None:
-        return None
-    return f"mtlscheck: probing target {settings.target} (from {settings.sources['target']})"
+    lines: list[str] = []
+    if settings.target is not None:
+        lines.append(
+            f"mtlscheck: probing target {settings.target} (from {settings.sources['target']})"
+        )
+    if settings.target_list:
+        lines.append(
+            f"mtlscheck: probing {len(settings.target_list)} targets from "
+            f"{settings.values['targets']} (from {settings.sources['targets']})"
+        )
+    return lines or None
 
 
 # A ``[[targets]]`` header or a ``targets = [...]`` key at the start of a line.
@@ -306,7 +347,7 @@ def mtls_probe(request: pytest.FixtureRequest) -> Prober:
 
 def __getattr__(name: str) -> Any:
     """``from mtlscheck.pytest_plugin import ProbeRun`` (for type hints) without eager imports."""
-    if name in ("MtlsPKI", "MtlsServer", "Prober", "ProbeRun", "MintedIdentity"):
+    if name in ("MtlsPKI", "MtlsServer", "Prober", "ProbeRun", "ProbeRuns", "MintedIdentity"):
         from mtlscheck import _pytest_support
 
         return getattr(_pytest_support, name)  # resolves the submodule on first use

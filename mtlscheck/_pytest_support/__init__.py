@@ -26,6 +26,7 @@ _WHERE = {
     "ServerFactory": "server",
     "server_options": "server",
     "ProbeRun": "result",
+    "ProbeRuns": "result",
     "assertrepr": "result",
     "Prober": "probe",
     "SuiteFile": "suite",

@@ -7,11 +7,18 @@ from dataclasses import fields
 from typing import Any
 
 from mtlscheck._errors import MtlscheckError
-from mtlscheck._model import Finding, HandshakeFacts, ProbeResult, TargetResult, Verdict
+from mtlscheck._model import (
+    Finding,
+    HandshakeFacts,
+    ProbeResult,
+    RunResult,
+    TargetResult,
+    Verdict,
+)
 from mtlscheck._report._base import display_actual
 from mtlscheck._report._text import finding_lines, probe_lines
 
-__all__ = ["ProbeRun", "assertrepr", "detail_lines", "short_finding_lines"]
+__all__ = ["ProbeRun", "ProbeRuns", "assertrepr", "detail_lines", "short_finding_lines"]
 
 
 class ProbeRun(TargetResult):
@@ -112,6 +119,93 @@ class ProbeRun(TargetResult):
         return lines
 
 
+class ProbeRuns(RunResult):
+    """What ``mtls_probe`` returns for several URLs: a :class:`RunResult` of :class:`ProbeRun`.
+
+    ``runs == "rejected"`` holds when every target matches (and there is at least one);
+    ``runs["no-cert"]`` narrows every target to that probe; ``runs[url]`` or ``runs[i]`` is one
+    target's :class:`ProbeRun`; iterating yields the targets in the order they were given.
+    """
+
+    __hash__ = RunResult.__hash__
+
+    @classmethod
+    def of(cls, run: RunResult) -> ProbeRuns:
+        return cls(tuple(ProbeRun.of(t) for t in run.targets))
+
+    @property
+    def runs(self) -> tuple[ProbeRun, ...]:
+        return tuple(t if isinstance(t, ProbeRun) else ProbeRun.of(t) for t in self.targets)
+
+    def matches(self, expr: str) -> bool:
+        """:meth:`TargetResult.matches` for every target; False for no target at all."""
+        return bool(self.targets) and all(t.matches(expr) for t in self.targets)
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, str):
+            return self.matches(other)
+        return super().__eq__(other)
+
+    def __ne__(self, other: object) -> bool:
+        return not self == other
+
+    def __iter__(self) -> Iterator[ProbeRun]:
+        return iter(self.runs)
+
+    def __len__(self) -> int:
+        return len(self.targets)
+
+    def target(self, key: str | int) -> ProbeRun:
+        """One target's run, by position or URL (a trailing ``/`` does not matter)."""
+        if isinstance(key, int):
+            return self.runs[key]
+        for run in self.runs:
+            if run.target.rstrip("/") == key.rstrip("/"):
+                return run
+        raise KeyError(f"{key!r}: this run has {', '.join(t.target for t in self.targets)}")
+
+    def select(self, probe: str) -> ProbeRuns:
+        """Every target narrowed to ``probe`` (:meth:`TargetResult.select`)."""
+        return ProbeRuns(tuple(ProbeRun.of(t.select(probe)) for t in self.targets))
+
+    def __getitem__(self, key: str | int) -> Any:
+        """``runs[0]`` / ``runs["https://a/"]``: a :class:`ProbeRun`; ``runs["no-cert"]``:
+        a :class:`ProbeRuns` narrowed to that probe on every target."""
+        if isinstance(key, int) or "://" in key:
+            return self.target(key)
+        return self.select(key)
+
+    @property
+    def outcomes(self) -> dict[str, dict[str, str]]:
+        """``{url: {"no-cert[tls1.3]": "http 400 (...)", ...}, ...}``."""
+        return {t.target: t.outcomes for t in self.runs}
+
+    def __repr__(self) -> str:
+        return f"<ProbeRuns {', '.join(t.target for t in self.targets)}>"
+
+    def explain(self, expectation: str, *, verbose: bool = False) -> list[str]:
+        """Lines for a failed ``runs == expectation``: one line per target, then the
+        mismatching targets' rows (the first one's details; all with ``-v``)."""
+        lines = [f"mtls probe of {len(self.targets)} targets == {expectation!r}"]
+        try:
+            bad = [t for t in self.runs if not t.matches(expectation)]
+        except MtlscheckError as exc:
+            return [*lines, f"invalid expectation: {exc}"]
+        if not self.targets:
+            lines.append("no target was probed")
+        bad_ids = {id(t) for t in bad}
+        for t in self.runs:
+            mark = "no match" if id(t) in bad_ids else "ok"
+            lines.append(f"  {t.target}  {t.auth_verdict}  {mark}")
+        for i, t in enumerate(bad if not verbose else list(self.runs)):
+            detail = t.explain(expectation, verbose=verbose)
+            if i and not verbose:  # after the first: only the rows that say what differed
+                detail = [d for d in detail if d.startswith("  ") and "<- no match" in d]
+                detail.insert(0, f"mtls probe of {t.target}:")
+            lines.extend(detail)
+        return lines
+
+
 def detail_lines(r: ProbeResult) -> list[str]:
     """``name:`` and what the probe saw, indented (the shared plain text of the reports)."""
     return [f"{r.name}:", *(f"  {line}" for line in probe_lines(r, expected=False))]
@@ -124,8 +218,9 @@ def short_finding_lines(
 
 
 def assertrepr(left: object, right: object, verbosity: int) -> list[str] | None:
-    if isinstance(left, ProbeRun) and isinstance(right, str):
+    """The failure text of ``run == "expectation"`` (either order) for pytest."""
+    if isinstance(left, ProbeRun | ProbeRuns) and isinstance(right, str):
         return left.explain(right, verbose=verbosity > 0)
-    if isinstance(right, ProbeRun) and isinstance(left, str):
+    if isinstance(right, ProbeRun | ProbeRuns) and isinstance(left, str):
         return right.explain(left, verbose=verbosity > 0)
     return None
