@@ -39,7 +39,10 @@ _LABEL = re.compile(r"(?!-)[A-Za-z0-9_-]{1,63}(?<!-)")
 
 
 def _show(value: str, limit: int = 80) -> str:
-    text = repr(value)
+    """A value quoted for a one-line error: credentials in a URL never reach the message."""
+    from mtlscheck._secrets import redact_url
+
+    text = repr(redact_url(value))
     return text if len(text) <= limit else text[: limit - 4] + "...'"
 
 

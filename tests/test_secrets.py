@@ -429,3 +429,13 @@ def test_hostile_certificate_subjects_are_valid_x509() -> None:
     der = ca.cert.public_bytes(serialization.Encoding.DER)
     subject = x509.load_der_x509_certificate(der).subject.rfc4514_string()
     assert "\x1b]0\\;pwned\x07\x1b[2J\x9b31m\u202e" in subject  # RFC 4514 escapes the ;
+
+
+@pytest.mark.parametrize("url", ["https://u:s3cret@[::1/", "https://u:s3cret@host:0/"])
+def test_url_errors_never_echo_the_password(url: str) -> None:
+    from mtlscheck import UsageError
+    from mtlscheck._validate import parse_https_url
+
+    with pytest.raises(UsageError) as err:
+        parse_https_url(url)
+    assert "s3cret" not in str(err.value) and "<redacted>" in str(err.value)
