@@ -62,6 +62,7 @@ OPTION_KEYS: tuple[str, ...] = (
     "expect",
     "cacert",
     "insecure",
+    "user_from_url",
     "servername",
     "address",
     "method",
@@ -497,10 +498,10 @@ class _Parser:
                     opts["timeout"] = check_timeout(v, "timeout")
                 except MtlscheckError as exc:
                     raise self.error(w, str(exc)) from None
-            elif k == "insecure":
+            elif k in ("insecure", "user_from_url"):
                 if not isinstance(v, bool):
-                    raise self.error(w, f"insecure must be true or false, got {_short(v)}")
-                opts["insecure"] = v
+                    raise self.error(w, f"{k} must be true or false, got {_short(v)}")
+                opts[k] = v
             elif k in _PATH_KEYS:
                 opts[k] = str(v) if trusted else self._path(v, w, k)
             elif k in _STR_KEYS:

@@ -184,3 +184,23 @@ def test_cli_suite(
     broken = _write(tmp_path, "[[targets]]\nnope = 1\n", name="mtls_broken.toml")
     assert main(["probe", "--suite", str(broken)]) == 2
     assert f"{broken}:2: unknown key 'nope'" in capsys.readouterr().err
+
+
+def test_user_from_url_key(tmp_path: Path) -> None:
+    """A suite target with credentials in its URL needs user_from_url = true, like the CLI's
+    --user-from-url; without it the file is refused before any probe, password not echoed."""
+    from mtlscheck import InputError
+    from mtlscheck._suite import load_suite
+
+    f = tmp_path / "mtls.toml"
+    f.write_text(
+        '[[targets]]\nname = "a"\nurl = "https://u:s3cret@localhost:1/"\n'
+        "user_from_url = true\ninsecure = true\n"
+    )
+    suite = load_suite(f)
+    suite.validate()
+    assert suite.targets[0].options["user_from_url"] is True
+    f.write_text('[[targets]]\nname = "a"\nurl = "https://u:s3cret@localhost:1/"\n')
+    with pytest.raises(InputError) as err:
+        load_suite(f).validate()
+    assert "s3cret" not in str(err.value) and "user-from-url" in str(err.value)
