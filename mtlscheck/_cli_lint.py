@@ -69,6 +69,6 @@ def lint(
 
         buf = io.StringIO()
         render(result, fmt, buf)
-        atomic_write(output, buf.getvalue().encode("utf-8"))
+        atomic_write(output, buf.getvalue().encode("utf-8", "backslashreplace"))
         print(f"mtlscheck: report written to {output}", file=sys.stderr)
     raise typer.Exit(result.exit_code)
