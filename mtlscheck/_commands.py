@@ -22,6 +22,7 @@ from urllib.parse import urlsplit, urlunsplit
 from mtlscheck._hostname import is_ip_address
 from mtlscheck._identity import ClientIdentity
 from mtlscheck._secrets import (
+    KEY_PASSWORD_ENV,
     P12_PASSWORD_ENV,
     USERINFO_ENV,
     has_userinfo,
@@ -106,9 +107,15 @@ def curl_command(
                 _env_arg(f"{identity.cert_path}:", P12_PASSWORD_ENV),
             ]
         else:
+            if identity.cert_type == "DER":
+                args += ["--cert-type", "DER"]
             args += ["--cert", str(identity.cert_path)]
             if identity.key_path is not None and identity.key_path != identity.cert_path:
+                if identity.key_type == "DER":
+                    args += ["--key-type", "DER"]
                 args += ["--key", str(identity.key_path)]
+            if identity.key_encrypted:
+                args += ["--pass", _env_arg("", KEY_PASSWORD_ENV)]
     if has_userinfo(url):
         args += ["--user", _env_arg("", USERINFO_ENV)]
     if method != "GET":
@@ -179,10 +186,16 @@ def openssl_command(settings: TLSSettings, identity: ClientIdentity | None) -> s
             args += ["-cert", str(identity.cert_path), "-pass", f"env:{P12_PASSWORD_ENV}"]
         else:
             args += ["-cert", str(identity.cert_path)]
+            if identity.cert_type == "DER":
+                args += ["-certform", "DER"]
             if identity.chain:
                 args += ["-cert_chain", str(identity.cert_path)]
             if identity.key_path is not None:
                 args += ["-key", str(identity.key_path)]
+                if identity.key_type == "DER":
+                    args += ["-keyform", "DER"]
+            if identity.key_encrypted:
+                args += ["-pass", f"env:{KEY_PASSWORD_ENV}"]
     return " ".join(_quote(a) for a in args)
 
 

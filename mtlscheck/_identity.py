@@ -50,7 +50,11 @@ class ClientIdentity:
     """File holding the leaf (and chain), for the reproduce commands; None when only in memory."""
     key_path: Path | None = None
     cert_type: str = "PEM"
-    """``PEM`` or ``P12``: what curl's ``--cert-type`` needs for :attr:`cert_path`."""
+    """``PEM``, ``DER`` or ``P12``: what curl's ``--cert-type`` needs for :attr:`cert_path`."""
+    key_type: str = "PEM"
+    """``PEM`` or ``DER``: curl's ``--key-type`` / openssl's ``-keyform`` for :attr:`key_path`."""
+    key_encrypted: bool = False
+    """The key file needs a password (the reproduce commands take it from the environment)."""
 
     @property
     def subject(self) -> str:
@@ -208,13 +212,36 @@ def load_identity(
     if key_path is None:
         if b"PRIVATE KEY-----" not in data:
             raise InputError(f"no private key given for {cpath}: {key_hint}")
-        kpath = cpath
-        key = _load_key(data, cpath, password)
+        kpath, kdata = cpath, data
     else:
         kpath = Path(key_path)
-        key = _load_key(_read(kpath, "private key"), kpath, password)
+        kdata = _read(kpath, "private key")
+    key = _load_key(kdata, kpath, password)
     _check_pair(leaf, key, cpath, kpath)
-    return ClientIdentity(leaf, key, chain, cert_path=cpath, key_path=kpath)
+    return ClientIdentity(
+        leaf,
+        key,
+        chain,
+        cert_path=cpath,
+        key_path=kpath,
+        cert_type="PEM" if b"-----BEGIN" in data else "DER",
+        key_type="PEM" if b"-----BEGIN" in kdata else "DER",
+        key_encrypted=password is not None and _encrypted(kdata),
+    )
+
+
+def _encrypted(data: bytes) -> bool:
+    """Does this key file need its password?  (Loading it without one says so.)"""
+    try:
+        if b"-----BEGIN" in data:
+            serialization.load_pem_private_key(data, None)
+        else:
+            serialization.load_der_private_key(data, None)
+    except TypeError:
+        return True
+    except (ValueError, UnsupportedAlgorithm):
+        return False
+    return False
 
 
 def load_certificates(path: Path | str, what: str = "certificate") -> list[x509.Certificate]:

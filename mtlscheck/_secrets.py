@@ -15,6 +15,7 @@ import re
 from urllib.parse import urlsplit, urlunsplit
 
 __all__ = [
+    "KEY_PASSWORD_ENV",
     "P12_PASSWORD_ENV",
     "REDACTED",
     "USERINFO_ENV",
@@ -31,6 +32,8 @@ USERINFO_ENV = "MTLSCHECK_USERINFO"
 """The ``user:password`` of a URL, for ``curl --user`` in a printed command."""
 P12_PASSWORD_ENV = "MTLSCHECK_P12_PASSWORD"
 """The PKCS#12 password, for ``curl --cert FILE:PASSWORD`` and ``openssl -pass env:``."""
+KEY_PASSWORD_ENV = "MTLSCHECK_KEY_PASSWORD"
+"""The password of an encrypted private key, for ``curl --pass`` and ``openssl -pass env:``."""
 
 _ALWAYS_SECRET = frozenset(
     {"authorization", "proxy-authorization", "cookie", "set-cookie", "x-api-key", "api-key"}

@@ -244,3 +244,61 @@ def test_commands_refuse_an_untrusted_server_like_the_probe(
             ("server-refused",)
         }
         _compare(result.results, "127.0.0.1", _env())
+
+
+@pytest.mark.parametrize("form", ["der", "encrypted-pem"])
+def test_der_and_encrypted_key_identities_reproduce(
+    pkis: dict[str, tuple[PKI, str]], form: str, tmp_path: Path
+) -> None:
+    """A DER certificate/key needs --cert-type/--key-type (-certform/-keyform), an encrypted
+    key its password (--pass / -pass env:); without them curl and s_client fail or prompt."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
+    from mtlscheck._secrets import KEY_PASSWORD_ENV
+
+    pki, _ = pkis["ip"]
+    valid = pki.role("valid")
+    cert = x509.load_pem_x509_certificate(valid.cert.read_bytes())
+    key = serialization.load_pem_private_key(valid.key.read_bytes(), None)
+    password = "k3y-pass"
+    if form == "der":
+        cpath, kpath = tmp_path / "c.der", tmp_path / "k.der"
+        cpath.write_bytes(cert.public_bytes(serialization.Encoding.DER))
+        kpath.write_bytes(
+            key.private_bytes(  # type: ignore[union-attr]
+                serialization.Encoding.DER,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+        )
+        key_password = None
+    else:
+        cpath, kpath = valid.cert, tmp_path / "k.pem"
+        kpath.write_bytes(
+            key.private_bytes(  # type: ignore[union-attr]
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.BestAvailableEncryption(password.encode()),
+            )
+        )
+        key_password = password.encode()
+    kpath.chmod(0o600)
+    with ReferenceServer.from_pki_dir(pki.directory, mode="apache") as srv:
+        result = check(
+            srv.url,
+            cert=cpath,
+            key=kpath,
+            key_password=key_password,
+            cacert=pki.ca_cert,
+            probes=["valid"],
+            tls="1.3",
+        )
+        (r,) = result.results
+        assert r.outcome is not None and r.outcome.status == 200
+        if form == "der":
+            assert "--cert-type DER" in r.curl and "-certform DER" in r.openssl
+        else:
+            assert password not in r.curl + r.openssl
+            assert f"${KEY_PASSWORD_ENV}" in r.curl
+        _compare(result.results, "127.0.0.1", _env(**{KEY_PASSWORD_ENV: password}))
