@@ -30,7 +30,7 @@ import pytest
 if TYPE_CHECKING:
     from mtlscheck._pytest_support.pki import MtlsPKI
     from mtlscheck._pytest_support.probe import Prober
-    from mtlscheck._pytest_support.server import MtlsServer
+    from mtlscheck._pytest_support.server import MtlsServer, ServerPool
 
 __all__ = ["OPTIONS", "Settings", "get_settings"]
 
@@ -317,19 +317,32 @@ def mtls_server_factory(
         factory.stop_all()
 
 
+@pytest.fixture(scope="session")
+def _mtls_server_pool(pytestconfig: pytest.Config, mtls_pki: MtlsPKI) -> Iterator[ServerPool]:
+    """The session's shared ``mtls_server`` instances (see :class:`ServerPool`)."""
+    from mtlscheck._pytest_support.server import ServerPool
+
+    pool = ServerPool(pytestconfig, mtls_pki)
+    try:
+        yield pool
+    finally:
+        pool.stop_all()
+
+
 @pytest.fixture
-def mtls_server(
-    request: pytest.FixtureRequest, mtls_server_factory: Callable[..., MtlsServer]
-) -> MtlsServer:
+def mtls_server(request: pytest.FixtureRequest, _mtls_server_pool: ServerPool) -> MtlsServer:
     """The built-in reference mTLS server, Apache-like by default (handshake alerts).
 
     Pick the behaviour with ``@pytest.mark.mtls(server_mode="nginx")`` or indirect
     parametrization ``@pytest.mark.parametrize("mtls_server", ["nginx", "apache",
     "optional"], indirect=True)`` (a dict param passes ReferenceServer options).
+
+    One server per mode (per option set) serves the whole session, and ``.requests`` starts
+    empty in every test; use ``mtls_server_factory`` for a server of the test's own.
     """
     from mtlscheck._pytest_support.server import server_options
 
-    return mtls_server_factory(**server_options(request))
+    return _mtls_server_pool.checkout(server_options(request))
 
 
 @pytest.fixture

@@ -155,3 +155,57 @@ def test_targets_file_from_environment(
     res = pytester.runpytest("-p", "no:cacheprovider")
     res.assert_outcomes(passed=1)
     res.stdout.fnmatch_lines(["mtlscheck: probing 1 targets from *t.txt (from MTLSCHECK_TARGETS)"])
+
+
+SHARED = """
+import http.client
+
+import pytest
+
+PORTS = {}
+
+
+def _get(srv):
+    conn = http.client.HTTPSConnection(srv.host, srv.port, context=srv.ssl_context())
+    conn.request("GET", "/")
+    status = conn.getresponse().status
+    conn.close()
+    return status
+
+
+@pytest.mark.parametrize("mtls_server", ["nginx", "apache", "optional"], indirect=True)
+@pytest.mark.parametrize("round", [1, 2])
+def test_modes(mtls_server, round):
+    assert mtls_server.requests == []  # the other round's request is gone
+    assert _get(mtls_server) == 200
+    assert len(mtls_server.requests) == 1
+    PORTS.setdefault(str(mtls_server.mode), set()).add(mtls_server.port)
+
+
+def test_one_server_per_mode():
+    assert sorted(PORTS) == ["apache", "nginx", "optional"]
+    assert all(len(ports) == 1 for ports in PORTS.values()), PORTS
+    assert len(set().union(*PORTS.values())) == 3
+
+
+def test_stop_in_a_test(mtls_server):
+    PORTS["stopped"] = mtls_server.port
+    mtls_server.stop()
+
+
+def test_next_test_gets_a_running_server(mtls_server, mtls_probe):
+    assert mtls_server.requests == []
+    assert mtls_probe(mtls_server.url, "valid", tls="1.3") == "accepted"
+    assert _get(mtls_server) == 200
+
+
+def test_factory_servers_stay_per_test(mtls_server_factory, mtls_server):
+    own = mtls_server_factory("apache")
+    assert own.port != mtls_server.port
+"""
+
+
+def test_mtls_server_is_shared_per_mode_with_fresh_requests(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(test_shared=SHARED)
+    res = pytester.runpytest("-p", "no:cacheprovider", "-p", "no:randomly")
+    res.assert_outcomes(passed=10)

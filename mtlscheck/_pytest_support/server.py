@@ -12,7 +12,7 @@ from mtlscheck._pytest_support.markers import marker_options
 from mtlscheck._pytest_support.pki import MintedIdentity, MtlsPKI
 from mtlscheck._server import ReferenceServer, RequestRecord, ServerMode
 
-__all__ = ["MtlsServer", "ServerFactory", "registry", "server_options"]
+__all__ = ["MtlsServer", "ServerFactory", "ServerPool", "registry", "server_options"]
 
 _SERVERS = pytest.StashKey[dict[str, "MtlsServer"]]()
 _PROFILE = {ServerMode.NGINX: "nginx", ServerMode.APACHE: "apache", ServerMode.OPTIONAL: "generic"}
@@ -24,6 +24,7 @@ class MtlsServer:
     def __init__(self, server: ReferenceServer, pki: MtlsPKI) -> None:
         self.server = server
         self.pki = pki
+        self.stopped = False
 
     @property
     def url(self) -> str:
@@ -87,6 +88,9 @@ class MtlsServer:
         return ctx
 
     def stop(self) -> None:
+        """Stop the server (the port is free on return).  A shared ``mtls_server`` stopped by
+        a test is replaced by a fresh one for the next test."""
+        self.stopped = True
         self.server.stop()
 
     def __repr__(self) -> str:
@@ -132,6 +136,41 @@ class ServerFactory:
             reg.pop(srv.url, None)
             srv.stop()
         self.started.clear()
+
+
+class ServerPool:
+    """The session's ``mtls_server`` instances: one running server per distinct option set.
+
+    Starting a server per test costs a TLS context, a thread and a port each time; a test
+    file parametrized over three modes needs three servers, not one per test.  Isolation
+    holds because the reference server keeps no state between connections except the
+    ``requests`` log: no session cache, no tickets (every probe gets a full handshake), one
+    request per connection.  So each checkout clears the log (as pytest-httpserver does),
+    and a server a test stopped is replaced.  Tests that need a private server use
+    ``mtls_server_factory``, which still starts and stops one per test.
+    """
+
+    def __init__(self, config: pytest.Config, pki: MtlsPKI) -> None:
+        self.factory = ServerFactory(config, pki)
+        self._servers: dict[str, MtlsServer] = {}
+
+    def checkout(self, options: dict[str, Any]) -> MtlsServer:
+        """A running server for ``options`` with an empty ``requests`` log."""
+        opts = dict(options)
+        opts["mode"] = str(opts.get("mode", ServerMode.APACHE)).lower()
+        key = repr(sorted((k, repr(v)) for k, v in opts.items()))
+        srv = self._servers.get(key)
+        if srv is None or srv.stopped:
+            if srv is not None:
+                self.factory.started.remove(srv)
+                registry(self.factory.config).pop(srv.url, None)
+            srv = self._servers[key] = self.factory(**opts)
+        del srv.server.requests[:]  # the previous test's requests are not this test's
+        return srv
+
+    def stop_all(self) -> None:
+        self.factory.stop_all()
+        self._servers.clear()
 
 
 def server_options(request: pytest.FixtureRequest) -> dict[str, Any]:
