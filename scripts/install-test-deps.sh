@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install everything the test suite needs, idempotently.
 #
-# - Real servers (nginx, Apache, HAProxy, Caddy, stunnel4, gunicorn, uvicorn, Node.js) plus
+# - Real servers (nginx, Apache, HAProxy, Caddy, stunnel4, gunicorn, uvicorn, Node.js, lighttpd,
+#   socat) plus
 #   curl/openssl from
 #   Debian, only when a binary is missing. Debian is stopped from starting them as services
 #   (policy-rc.d), and any service process the install still managed to start is stopped (by
@@ -26,12 +27,16 @@ declare -A PKG_OF=(
     [/usr/bin/gunicorn]=gunicorn
     [/usr/bin/node]=nodejs
     [/usr/lib/python3/dist-packages/uvicorn/__init__.py]=python3-uvicorn
+    [/usr/sbin/lighttpd]=lighttpd
+    [/usr/lib/lighttpd/mod_openssl.so]=lighttpd-mod-openssl
+    [/usr/bin/socat]=socat
 )
 # Debian pid files of the services these packages would start -> the service's executable.
 declare -A SERVICE_PIDFILES=(
     [/run/nginx.pid]=/usr/sbin/nginx
     [/run/apache2/apache2.pid]=/usr/sbin/apache2
     [/run/haproxy.pid]=/usr/sbin/haproxy
+    [/run/lighttpd.pid]=/usr/sbin/lighttpd
 )
 
 missing_binaries() {
@@ -99,13 +104,14 @@ install_servers() {
     # shellcheck disable=SC2064
     trap "[[ $created_policy -eq 1 ]] && rm -f /usr/sbin/policy-rc.d" EXIT
 
-    log "installing nginx-light apache2 haproxy caddy stunnel4 gunicorn nodejs python3-uvicorn curl openssl (missing: $*)"
+    log "installing nginx-light apache2 haproxy caddy stunnel4 gunicorn nodejs python3-uvicorn lighttpd lighttpd-mod-openssl socat curl openssl (missing: $*)"
     export DEBIAN_FRONTEND=noninteractive
     # A mirror hiccup should not fail CI: retry the whole update + install a few times.
     local attempt
     for attempt in 1 2 3; do
         if apt-get update && apt-get install -y --no-install-recommends \
-            nginx-light apache2 haproxy caddy stunnel4 gunicorn nodejs python3-uvicorn curl \
+            nginx-light apache2 haproxy caddy stunnel4 gunicorn nodejs python3-uvicorn \
+            lighttpd lighttpd-mod-openssl socat curl \
             openssl ca-certificates \
             </dev/null; then
             break
@@ -157,7 +163,7 @@ if [[ -n "${missing// /}" || "${MTLSCHECK_FORCE_APT:-0}" == 1 ]]; then
         die "still missing after apt-get install: $missing"
     fi
 else
-    log "nginx, apache2, haproxy, caddy, stunnel4, gunicorn, node, uvicorn, curl, openssl: present"
+    log "nginx, apache2, haproxy, caddy, stunnel4, gunicorn, node, uvicorn, lighttpd, socat, curl, openssl: present"
 fi
 
 # The project and its test extra go into the project's virtual environment (.venv), never

@@ -992,6 +992,214 @@ class UvicornServer(RealServer):
         return "\n".join(lines)
 
 
+# --------------------------------------------------------------------------- lighttpd
+
+
+class LighttpdServer(RealServer):
+    """lighttpd 1.4 with mod_openssl (Debian: lighttpd + lighttpd-mod-openssl); the fragment is
+    the ``ssl.*`` lines of the global scope (the template sets the port, docroot and logs)."""
+
+    name = "lighttpd"
+    binary = "/usr/sbin/lighttpd"
+    template = "lighttpd.conf.tmpl"
+    config_name = "lighttpd.conf"
+    placeholder = "ssl"
+
+    @classmethod
+    def available(cls) -> bool:
+        return os.access(cls.binary, os.X_OK) and LIGHTTPD_OPENSSL.exists()
+
+    def check_command(self) -> list[str]:
+        return [self.binary, "-tt", "-f", str(self.config_path)]
+
+    def run_command(self) -> list[str]:
+        return [self.binary, "-D", "-f", str(self.config_path)]
+
+    @staticmethod
+    def mtls_fragment(
+        *,
+        server_cert: StrPath,
+        server_key: StrPath,
+        client_ca: StrPath | None,
+        crl: StrPath | None = None,
+        verify: str = "required",
+        protocols: str = ALL_PROTOCOLS,
+    ) -> str:
+        """``ssl.verifyclient.activate`` + ``enforce`` (required), ``activate`` without
+        ``enforce`` (optional: lighttpd then lets every client in, with or without a valid
+        certificate, and only tells the application) or no client auth (off)."""
+        mode = _verify_mode(verify, ("required", "optional", "off"), "lighttpd")
+        protos = _protocol_list(protocols)
+        lines = [
+            'ssl.engine = "enable"',
+            f'ssl.pemfile = "{server_cert}"',
+            f'ssl.privkey = "{server_key}"',
+            f'ssl.openssl.ssl-conf-cmd = ("MinProtocol" => "{protos[0]}", '
+            f'"MaxProtocol" => "{protos[-1]}")',
+        ]
+        if client_ca is not None:
+            lines.append(f'ssl.ca-file = "{client_ca}"')
+        if crl is not None:
+            lines.append(f'ssl.ca-crl-file = "{crl}"')
+        if mode != "off":
+            lines.append('ssl.verifyclient.activate = "enable"')
+            lines.append(
+                f'ssl.verifyclient.enforce = "{"enable" if mode == "required" else "disable"}"'
+            )
+            lines.append("ssl.verifyclient.depth = 2")
+        return "\n".join(lines) + "\n"
+
+
+LIGHTTPD_OPENSSL = Path("/usr/lib/lighttpd/mod_openssl.so")
+
+
+# --------------------------------------------------------------------------- command-line servers
+
+
+class _CommandLineServer(RealServer):
+    """A server without a config file: the fragment is its arguments, one per line, rendered
+    into ``cmdline.args`` in the work dir (after the binary)."""
+
+    template = "cmdline.args.tmpl"
+    config_name = "cmdline.args"
+    placeholder = "args"
+
+    def log_files(self) -> list[Path]:
+        return [self._wd / "output.log"]
+
+    def arguments(self) -> list[str]:
+        return [
+            line
+            for line in self.config_path.read_text().splitlines()
+            if line and not line.startswith("#")
+        ]
+
+    def run_command(self) -> list[str]:
+        return [self.binary, *self.arguments()]
+
+
+class SocatServer(_CommandLineServer):
+    """socat's ``OPENSSL-LISTEN`` (OpenSSL, one forked child per connection) in front of
+    ``fixtures/servers/stunnel-http-ok.sh`` (reads the request head, answers 200 ``ok``)."""
+
+    name = "socat"
+    binary = "/usr/bin/socat"
+
+    @staticmethod
+    def mtls_fragment(
+        *,
+        server_cert: StrPath,
+        server_key: StrPath,
+        client_ca: StrPath | None,
+        crl: StrPath | None = None,
+        verify: str = "required",
+        protocols: str = ALL_PROTOCOLS,
+        port: str = "{port}",
+    ) -> str:
+        """``verify=1`` (required: socat's OpenSSL server always fails a client without a
+        certificate when it verifies) or ``verify=0`` (off).  socat 1.7 has no CRL option."""
+        if crl is not None:
+            raise ValueError("socat 1.7 cannot check a CRL")
+        mode = _verify_mode(verify, ("required", "off"), "socat")
+        protos = [p.replace("TLSv", "TLS") for p in _protocol_list(protocols)]
+        opts = [
+            f"OPENSSL-LISTEN:{port}",
+            f"bind={HOST}",
+            "reuseaddr",
+            "fork",
+            "backlog=128",  # the default 5 drops SYNs under a parallel probe run (1 s stalls)
+            f"cert={server_cert}",
+            f"key={server_key}",
+            f"verify={1 if mode == 'required' else 0}",
+            f"openssl-min-proto-version={protos[0]}",
+            f"openssl-max-proto-version={protos[-1]}",
+        ]
+        if client_ca is not None:
+            opts.append(f"cafile={client_ca}")
+        return "\n".join([",".join(opts), f"SYSTEM:sh {FIXTURES / 'stunnel-http-ok.sh'}"])
+
+
+class OpenSSLServer(_CommandLineServer):
+    """``openssl s_server -www`` (one connection at a time; answers any GET with a 200 status
+    page).  ``-Verify 1`` requires a certificate, ``-verify 1`` only requests one; both with
+    ``-verify_return_error``, without which s_server lets a certificate that fails
+    verification in."""
+
+    name = "openssl"
+    binary = "/usr/bin/openssl"
+
+    @staticmethod
+    def mtls_fragment(
+        *,
+        server_cert: StrPath,
+        server_key: StrPath,
+        client_ca: StrPath | None,
+        crl: StrPath | None = None,
+        verify: str = "required",
+        protocols: str = ALL_PROTOCOLS,
+        port: str = "{port}",
+    ) -> str:
+        mode = _verify_mode(verify, ("required", "optional", "off"), "openssl s_server")
+        protos = _protocol_list(protocols)
+        args = [
+            "s_server", "-accept", f"{HOST}:{port}",
+            "-cert", str(server_cert), "-key", str(server_key), "-www", "-quiet",
+            "-min_protocol", protos[0], "-max_protocol", protos[-1],
+        ]  # fmt: skip
+        if client_ca is not None:
+            args += ["-CAfile", str(client_ca)]
+        if crl is not None:
+            args += ["-CRL", str(crl), "-crl_check"]
+        if mode != "off":
+            args += ["-Verify" if mode == "required" else "-verify", "1", "-verify_return_error"]
+        return "\n".join(args)
+
+
+class PythonSslServer(_CommandLineServer):
+    """``fixtures/servers/python_https.py`` on /usr/bin/python3: Python's ``ssl`` module behind
+    ``http.server`` (threading), ``asyncio.start_server``, or a TLS layer whose application
+    hangs up on everyone (``hangup-reset`` / ``hangup-close``); see that file."""
+
+    name = "python-ssl"
+    binary = "/usr/bin/python3"
+
+    def environment(self) -> dict[str, str]:
+        env = super().environment()
+        env["PYTHONDONTWRITEBYTECODE"] = "1"  # no __pycache__ in fixtures/servers
+        return env
+
+    def run_command(self) -> list[str]:
+        return [self.binary, str(FIXTURES / "python_https.py"), *self.arguments()]
+
+    @staticmethod
+    def mtls_fragment(
+        *,
+        server_cert: StrPath,
+        server_key: StrPath,
+        client_ca: StrPath | None,
+        crl: StrPath | None = None,
+        verify: str = "required",
+        protocols: str = ALL_PROTOCOLS,
+        port: str = "{port}",
+        variant: str = "threading",
+    ) -> str:
+        """CERT_REQUIRED (required), CERT_OPTIONAL (optional: a certificate that is sent must
+        verify) or CERT_NONE (off); ``crl`` turns on VERIFY_CRL_CHECK_LEAF."""
+        mode = _verify_mode(verify, ("required", "optional", "off"), "python-ssl")
+        protos = _protocol_list(protocols)
+        if protos == ["TLSv1.3"]:
+            raise ValueError("python-ssl: TLS 1.3 alone is not offered by this harness")
+        args = ["--port", port, "--cert", str(server_cert), "--key", str(server_key)]
+        args += ["--verify", mode, "--variant", variant]
+        if protos == ["TLSv1.2"]:
+            args += ["--max-version", "TLSv1_2"]
+        if client_ca is not None:
+            args += ["--ca", str(client_ca)]
+        if crl is not None:
+            args += ["--crl", str(crl)]
+        return "\n".join(args)
+
+
 SERVER_CLASSES: dict[str, type[RealServer]] = {
     cls.name: cls
     for cls in (
@@ -1004,3 +1212,6 @@ SERVER_CLASSES: dict[str, type[RealServer]] = {
         UvicornServer,
     )
 }
+# LighttpdServer, SocatServer, OpenSSLServer and PythonSslServer are not listed: their
+# answers differ (s_server's status page, no CRL in socat); tests/test_unseen_servers.py covers
+# them.
