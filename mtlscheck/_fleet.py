@@ -37,7 +37,7 @@ from mtlscheck._outcome import classify
 from mtlscheck._probes import Skip
 from mtlscheck._runner import Plan, Target, probe_headers, probe_settings, run_probe
 from mtlscheck._tls import TLSClient, build_context
-from mtlscheck._verdict import judge
+from mtlscheck._verdict import against_control, judge
 
 __all__ = ["DEFAULT_CONCURRENCY", "DEFAULT_PER_HOST", "run_fleet"]
 
@@ -356,6 +356,7 @@ def finish_target(target: Target, plan: Plan, results: list[ProbeResult]) -> Tar
 
         profile, profile_reason = detect_profile(results)
         results = rejudge(results, profile, auto_default="rejected")
+    results = against_control(results)
     findings = diagnose(results, profile=profile, unsupported=unsupported, insecure=target.insecure)
     verdict, why = layered_verdict(results, unsupported)
     return TargetResult(

@@ -130,8 +130,9 @@ def is_wire_error(exc: BaseException) -> bool:
     return isinstance(exc, (OSError, SSL.Error, TimeoutError, Cancelled, *_http_transport_errors()))
 
 
-def wire_failure(exc: BaseException, phase: Phase | None) -> WireFailure:
-    """Name a low-level error the moment it happens (phase: when in the TLS conversation)."""
+def wire_failure(exc: BaseException, phase: Phase | None, received: int = 0) -> WireFailure:
+    """Name a low-level error the moment it happens (phase: when in the TLS conversation;
+    ``received``: application bytes the server had sent by then)."""
     from OpenSSL import SSL
 
     from mtlscheck._io import Cancelled
@@ -140,7 +141,12 @@ def wire_failure(exc: BaseException, phase: Phase | None) -> WireFailure:
     if isinstance(exc, Cancelled):
         return WireFailure(K.CANCELLED, phase, "the run was cancelled")
     if isinstance(exc, _http_protocol_errors()):
-        return WireFailure(K.BAD_HTTP, phase, str(exc) or type(exc).__name__)
+        text = str(exc) or type(exc).__name__
+        if "disconnected without sending a response" in text.lower() and not received:
+            # h11's words for a close before a complete status line; with no byte at all that
+            # is a hang-up, not bytes that fail to parse as HTTP (an HTTP/0.9 body is those).
+            return WireFailure(K.EOF, phase, "the server closed the connection")
+        return WireFailure(K.BAD_HTTP, phase, text)
     if isinstance(exc, TimeoutError | socket.timeout):
         return WireFailure(K.TIMEOUT, phase, "timed out")
     if isinstance(exc, socket.gaierror):
@@ -170,7 +176,7 @@ def wire_failure(exc: BaseException, phase: Phase | None) -> WireFailure:
     # httpx wrappers of an error we already recorded at the TLS layer, or a transport error
     cause = exc.__cause__
     if cause is not None and cause is not exc:
-        return wire_failure(cause, phase)
+        return wire_failure(cause, phase, received)
     return WireFailure(K.OS, phase, f"{type(exc).__name__}: {exc}")
 
 

@@ -234,7 +234,8 @@ class TLSClient:
 
     def note_http_failure(self, exc: BaseException) -> None:
         """An error from the HTTP layer (httpx/httpcore) once TLS was up."""
-        self._fail(exc, Phase.AFTER_HANDSHAKE)
+        if self.failure is None:
+            self.failure = wire_failure(exc, Phase.AFTER_HANDSHAKE, self.bytes_received)
 
     @property
     def _phase(self) -> Phase:

@@ -19,11 +19,14 @@ Without evidence the verdict is ``error`` ("inconclusive"), never ``pass`` or ``
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Sequence
+
 from mtlscheck._expect import REJECT_STATUSES, Expectation
-from mtlscheck._model import HandshakeFacts, Outcome, OutcomeKind, Verdict
+from mtlscheck._model import HandshakeFacts, Outcome, OutcomeKind, ProbeResult, Verdict
 from mtlscheck._outcome import NGINX_CERT_REASONS
 
-__all__ = ["CERT_ALERTS", "is_refusal", "judge", "tied_to_certificate"]
+__all__ = ["CERT_ALERTS", "against_control", "is_refusal", "judge", "tied_to_certificate"]
 
 CERT_ALERTS = frozenset(
     {
@@ -103,3 +106,64 @@ def judge(
     ):
         return Verdict.ERROR, outcome.detail or outcome.summary
     return Verdict.FAIL, ""
+
+
+def _certificate_specific(o: Outcome, facts: HandshakeFacts | None) -> bool:
+    """Evidence that names the certificate itself, not just "a certificate was asked for"."""
+    if o.kind is OutcomeKind.TLS_ALERT:
+        return facts is not None and facts.server_hello_seen and o.alert in CERT_ALERTS
+    if o.kind is OutcomeKind.HTTP:
+        return o.status in (495, 496) or (o.status == 400 and o.detail in NGINX_CERT_REASONS)
+    return False
+
+
+def _same_refusal(a: Outcome, b: Outcome) -> bool:
+    if a.is_tls_hangup and b.is_tls_hangup:
+        return True  # closed or reset: which one comes first is the network's choice
+    if a.kind is not b.kind:
+        return False
+    if a.kind is OutcomeKind.HTTP:
+        return a.status == b.status
+    return a.kind is OutcomeKind.TLS_ALERT and a.alert == b.alert
+
+
+def against_control(results: Sequence[ProbeResult]) -> list[ProbeResult]:
+    """The ``valid`` probe is the control: a refusal it gets too says nothing about a bad
+    certificate.
+
+    A server whose backend is down hangs up on every client after the handshake, and one that
+    answers 403 to everybody refuses ``no-cert`` too; with a CertificateRequest on the wire the
+    per-probe rule would count both as rejections.  When ``valid`` on the same TLS version got
+    the same refusal, a rejection probe's pass stands only on evidence that names the
+    certificate itself (a certificate alert, nginx's certificate pages, 495/496); otherwise it
+    becomes ``error`` (inconclusive).
+    """
+    from mtlscheck._probes import CATALOGUE
+
+    control = {
+        r.tls_version: r.outcome for r in results if r.probe == "valid" and r.outcome is not None
+    }
+    out: list[ProbeResult] = []
+    for r in results:
+        spec = CATALOGUE.get(r.probe)
+        valid = control.get(r.tls_version)
+        if (
+            r.verdict is Verdict.PASS
+            and spec is not None
+            and not spec.accepts
+            and spec.expectation is None
+            and r.outcome is not None
+            and valid is not None
+            and is_refusal(r.outcome)
+            and is_refusal(valid)
+            and _same_refusal(r.outcome, valid)
+            and not _certificate_specific(r.outcome, r.facts)
+        ):
+            r = dataclasses.replace(
+                r,
+                verdict=Verdict.ERROR,
+                reason=f"inconclusive: the valid certificate gets the same {valid.summary}, "
+                "so this refusal is not about the certificate",
+            )
+        out.append(r)
+    return out

@@ -16,9 +16,9 @@ from OpenSSL import SSL
 
 from mtlscheck._expect import Expectation
 from mtlscheck._io import Cancelled
-from mtlscheck._model import HandshakeFacts, Outcome, OutcomeKind, Phase, Verdict
+from mtlscheck._model import HandshakeFacts, Outcome, OutcomeKind, Phase, ProbeResult, Verdict
 from mtlscheck._outcome import classify, is_wire_error, wire_failure
-from mtlscheck._verdict import judge, tied_to_certificate
+from mtlscheck._verdict import against_control, judge, tied_to_certificate
 from mtlscheck._wire import FailureKind, WireFailure, WireRecord
 
 H, A = Phase.HANDSHAKE, Phase.AFTER_HANDSHAKE
@@ -426,6 +426,11 @@ def test_http_protocol_errors_are_bad_http() -> None:
     import httpx
 
     assert wire_failure(httpx.RemoteProtocolError("illegal status line"), A).kind is K.BAD_HTTP
+    # h11's close before any response byte is a hang-up, whichever way the server closed
+    gone = httpx.RemoteProtocolError("Server disconnected without sending a response.")
+    assert wire_failure(gone, A).kind is K.EOF
+    # ... but bytes without a status line (an HTTP/0.9 reply) are not a hang-up
+    assert wire_failure(gone, A, received=48).kind is K.BAD_HTTP
 
 
 def test_our_bugs_are_not_wire_errors() -> None:
@@ -503,3 +508,41 @@ def test_judge(
 def test_evidence_rule_is_about_the_certificate_only() -> None:
     assert tied_to_certificate(CERT_ALERT, DONE)
     assert not tied_to_certificate(Outcome(OutcomeKind.HTTP, status=200), DONE_ASKED)
+
+
+# ---------------------------------------------------------------- the valid probe as control
+
+
+def _pr(probe: str, outcome: Outcome, facts: HandshakeFacts, verdict: Verdict) -> ProbeResult:
+    return ProbeResult(probe, "https://t/", "1.3", "rejected", verdict, outcome, facts)
+
+
+RESET_A = Outcome(OutcomeKind.CONNECT, reason="reset", phase=A)
+
+
+@pytest.mark.parametrize(
+    ("valid", "probe", "still_pass"),
+    [
+        # the backend is down: everyone is hung up on after the handshake
+        (RESET_A, HANGUP, False),
+        # 403 for everybody
+        (S403, S403, False),
+        # a certificate alert names the certificate even if valid is refused too
+        (CERT_ALERT, CERT_ALERT, True),
+        # nginx's certificate page names it as well
+        (P400, P400, True),
+        # valid gets in: the hang-up is the server's answer to this certificate (Node.js)
+        (S200, HANGUP, True),
+    ],
+    ids=["hangup-for-all", "403-for-all", "cert-alert", "nginx-page", "valid-accepted"],
+)
+def test_valid_is_the_control(valid: Outcome, probe: Outcome, still_pass: bool) -> None:
+    results = [
+        _pr("valid", valid, DONE_ASKED, Verdict.FAIL),
+        _pr("revoked", probe, DONE_ASKED, Verdict.PASS),
+    ]
+    after = against_control(results)
+    assert after[0] == results[0]
+    assert (after[1].verdict is Verdict.PASS) is still_pass
+    if not still_pass:
+        assert after[1].reason.startswith("inconclusive: the valid certificate gets the same")
