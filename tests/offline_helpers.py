@@ -21,7 +21,23 @@ class LogCursor:
         self.server = server
         self.pos = {p: (p.stat().st_size if p.exists() else 0) for p in server.log_files()}
 
-    def new(self) -> str:
+    def new(self, wait: float = 1.5) -> str:
+        """The new text; waits up to ``wait`` seconds for some to appear, then a moment
+        for the rest: servers (Apache's workers) write the log line after the client has
+        already seen the connection end."""
+        import time
+
+        until = time.monotonic() + wait
+        text = self._read()
+        while not text and time.monotonic() < until:
+            time.sleep(0.02)
+            text = self._read()
+        if text:
+            time.sleep(0.05)
+            text += self._read()
+        return text
+
+    def _read(self) -> str:
         parts = []
         for path in self.server.log_files():
             if not path.exists():
