@@ -31,6 +31,7 @@ if TYPE_CHECKING:
         TargetResult,
         Verdict,
     )
+    from mtlscheck._options import CheckOptions
     from mtlscheck._pki import PKI, init_pki
     from mtlscheck._probes import CATALOGUE
     from mtlscheck._server import ReferenceServer, ServerMode
@@ -40,6 +41,7 @@ __all__ = [
     "PKI",
     "AuthVerdict",
     "CertInfo",
+    "CheckOptions",
     "ClientIdentity",
     "Expectation",
     "Finding",
@@ -69,6 +71,7 @@ __all__ = [
 _WHERE = {
     "check": "_api",
     "check_many": "_api",
+    "CheckOptions": "_options",
     "InputError": "_errors",
     "MtlscheckError": "_errors",
     "TargetError": "_errors",

@@ -21,6 +21,7 @@ from mtlscheck._errors import InputError, UsageError
 from mtlscheck._expect import ServerProfile
 from mtlscheck._identity import ClientIdentity, load_certificates, load_identity
 from mtlscheck._model import ProbeResult, RunResult, TargetResult
+from mtlscheck._options import CheckOptions
 from mtlscheck._probes import (
     IdentitySources,
     RequestOptions,
@@ -158,87 +159,64 @@ def _profile(server: str | ServerProfile) -> ServerProfile:
         ) from None
 
 
-def prepare(
-    url: str,
-    *,
-    probes: str | Sequence[str] | None = None,
-    cert: Path | str | None = None,
-    key: Path | str | None = None,
-    key_password: bytes | None = None,
-    pki: Path | str | None = None,
-    ca_cert: Path | str | None = None,
-    ca_key: Path | str | None = None,
-    identities: Mapping[str, tuple[Path | str, Path | str | None]] | None = None,
-    cacert: Path | str | None = None,
-    insecure: bool = False,
-    servername: str | None = None,
-    address: str | None = None,
-    timeout: float = 10.0,
-    tls: str | None = "both",
-    server: str | ServerProfile = ServerProfile.GENERIC,
-    expect: Mapping[str, str] | None = None,
-    method: str = "GET",
-    headers: Sequence[tuple[str, str]] = (),
-    user_from_url: bool = False,
-    forged_headers: Sequence[tuple[str, str]] = (),
-    forged_headers_only: bool = False,
-    other_servername: str | None = None,
-) -> Prepared:
+def prepare(url: str, *, options: CheckOptions | None = None, **kwargs: Any) -> Prepared:
     """Validate the arguments of :func:`check` and load its files; raise on the first problem.
 
     Raises :class:`~mtlscheck.UsageError` / :class:`~mtlscheck.InputError` (one line each);
-    never connects, never writes a file.
+    never connects, never writes a file.  ``kwargs`` are :class:`CheckOptions` fields, on
+    top of ``options``.
     """
     from mtlscheck._validate import parse_https_url
 
+    o = CheckOptions.of(options, kwargs)
     parse_https_url(url)  # first: every other check may assume a well-formed URL string
     from mtlscheck._secrets import has_userinfo
 
-    if has_userinfo(url) and not user_from_url:
+    if has_userinfo(url) and not o.user_from_url:
         # Never echo the URL here: it holds the password.
         raise UsageError(
             "the URL carries credentials (user[:password]@host); they would be sent as HTTP "
             "Basic auth: pass --user-from-url (check(user_from_url=True)) if that is meant"
         )
-    profile = _profile(server)
+    profile = _profile(o.server)
     from mtlscheck._validate import check_method
 
     target = Target(
         url=url,
-        method=check_method(method),
-        headers=tuple(headers),
-        cafile=None if cacert is None else Path(cacert),
-        insecure=insecure,
-        servername=servername,
-        address=address,
-        timeout=timeout,
+        method=check_method(o.method),
+        headers=tuple(o.headers),
+        cafile=None if o.cacert is None else Path(o.cacert),
+        insecure=o.insecure,
+        servername=o.servername,
+        address=o.address,
+        timeout=o.timeout,
     )
-    names = select_probes(probes)
-    versions = parse_versions(tls)
-    expectations = default_expectations(names, profile, dict(expect or {}))
-    if cert is None and key is not None:
+    names = select_probes(o.probes)
+    versions = parse_versions(o.tls)
+    expectations = default_expectations(names, profile, dict(o.expect or {}))
+    if o.cert is None and o.key is not None:
         raise UsageError("--key needs --cert")
     if target.cafile is not None:
         _check_cacert(target.cafile)
 
     loaded = None
-    valid = load_identity(cert, key, password=key_password) if cert is not None else None
-    ca_ident, ca_name_cert = _load_ca(ca_cert, ca_key, key_password)
-    if pki is not None:
+    valid = load_identity(o.cert, o.key, password=o.key_password) if o.cert is not None else None
+    ca_ident, ca_name_cert = _load_ca(o.ca_cert, o.ca_key, o.key_password)
+    if o.pki is not None:
         from mtlscheck._pki import PKI
 
-        loaded = PKI.load(pki)
+        loaded = PKI.load(o.pki)
         valid = valid or pki_identity(loaded, "valid")
         ca_ident = ca_ident or pki_identity(loaded, "ca")
-        if target.cafile is None and not insecure:
+        if target.cafile is None and not o.insecure:
             target = dataclasses.replace(target, cafile=loaded.ca_cert)
-    if identities:
-        select_probes(list(identities))  # unknown names in --identity are usage errors
+    if o.identities:
+        select_probes(list(o.identities))  # unknown names in --identity are usage errors
     overrides = {
         name: load_identity(
-            c, k, password=key_password, key_hint=f"give its key as {name}=CERT,KEY"
+            c, k, password=o.key_password, key_hint=f"give its key as {name}=CERT,KEY"
         )
-        for name, (c, k) in (identities or {}).items()
+        for name, (c, k) in (o.identities or {}).items()
     }
     return Prepared(
         target=target,
@@ -251,7 +229,9 @@ def prepare(
         ca_cert=ca_name_cert,
         pki=loaded,
         overrides=overrides,
-        request_options=_request_options(forged_headers, forged_headers_only, other_servername),
+        request_options=_request_options(
+            o.forged_headers, o.forged_headers_only, o.other_servername
+        ),
     )
 
 
@@ -286,34 +266,17 @@ def _seconds(value: float, flag: str) -> float:
 def check(
     url: str,
     *,
-    probes: str | Sequence[str] | None = None,
-    cert: Path | str | None = None,
-    key: Path | str | None = None,
-    key_password: bytes | None = None,
-    pki: Path | str | None = None,
-    ca_cert: Path | str | None = None,
-    ca_key: Path | str | None = None,
-    identities: Mapping[str, tuple[Path | str, Path | str | None]] | None = None,
-    cacert: Path | str | None = None,
-    insecure: bool = False,
-    servername: str | None = None,
-    address: str | None = None,
-    timeout: float = 10.0,
-    tls: str | None = "both",
-    server: str | ServerProfile = ServerProfile.GENERIC,
-    expect: Mapping[str, str] | None = None,
-    method: str = "GET",
-    headers: Sequence[tuple[str, str]] = (),
-    user_from_url: bool = False,
-    forged_headers: Sequence[tuple[str, str]] = (),
-    forged_headers_only: bool = False,
-    other_servername: str | None = None,
+    options: CheckOptions | None = None,
     save_certs: Path | str | None = None,
     workers: int = 4,
     on_result: Callable[[ProbeResult], None] | None = None,
     deadline: float | None = None,
+    **kwargs: Any,
 ) -> TargetResult:
     """Probe ``url`` and return every probe's outcome, verdict and handshake facts.
+
+    The options are :class:`~mtlscheck.CheckOptions` fields: as ``options=``, as keyword
+    arguments (``check(url, pki="./pki", tls="1.3")``), or both (the keywords win).
 
     ``timeout`` bounds each probe, from DNS to the last byte; ``deadline`` (seconds) bounds the
     whole call: probes still running then end as timeouts.
@@ -328,33 +291,13 @@ def check(
     """
     run = check_many(
         [url],
+        options=options,
         concurrency=workers,
         per_host=workers,
         deadline=deadline,
         save_certs=save_certs,
         on_result=on_result,
-        probes=probes,
-        cert=cert,
-        key=key,
-        key_password=key_password,
-        pki=pki,
-        ca_cert=ca_cert,
-        ca_key=ca_key,
-        identities=identities,
-        cacert=cacert,
-        insecure=insecure,
-        servername=servername,
-        address=address,
-        timeout=timeout,
-        tls=tls,
-        server=server,
-        expect=expect,
-        method=method,
-        headers=headers,
-        user_from_url=user_from_url,
-        forged_headers=forged_headers,
-        forged_headers_only=forged_headers_only,
-        other_servername=other_servername,
+        **kwargs,
     )
     return run.targets[0]
 
@@ -368,7 +311,8 @@ def check_many(
     save_certs: Path | str | None = None,
     on_result: Callable[[ProbeResult], None] | None = None,
     on_target: Callable[[TargetResult], None] | None = None,
-    **options: Any,
+    options: CheckOptions | None = None,
+    **kwargs: Any,
 ) -> RunResult:
     """Probe every URL with the same options (those of :func:`check`) in one bounded pool.
 
@@ -379,8 +323,9 @@ def check_many(
     """
     if isinstance(urls, str) or not urls:
         raise UsageError("give at least one URL (a list of https:// URLs)")
+    opts = CheckOptions.of(options, kwargs)  # a bad keyword fails here, before any probe
     return run_many(
-        [(u, options) for u in urls],
+        [(u, opts) for u in urls],
         concurrency=concurrency,
         per_host=per_host,
         deadline=deadline,
@@ -390,13 +335,13 @@ def check_many(
     )
 
 
-def _options_key(options: Mapping[str, Any]) -> str:
+def _options_key(options: CheckOptions) -> str:
     """Targets with equal options share one plan (one set of minted certificates)."""
-    return repr(sorted((k, repr(v)) for k, v in options.items()))
+    return repr(options)
 
 
 def run_many(
-    specs: Sequence[tuple[str, Mapping[str, Any]]],
+    specs: Sequence[tuple[str, CheckOptions | Mapping[str, Any]]],
     *,
     concurrency: int | None = None,
     per_host: int | None = None,
@@ -414,7 +359,8 @@ def run_many(
     from mtlscheck._fleet import DEFAULT_CONCURRENCY, DEFAULT_PER_HOST, run_fleet
     from mtlscheck._revocation import annotate
 
-    preps = [prepare(url, **opts) for url, opts in specs]
+    given = [(u, o if isinstance(o, CheckOptions) else CheckOptions(**o)) for u, o in specs]
+    preps = [prepare(url, options=opts) for url, opts in given]
     run_deadline = None if deadline is None else time.monotonic() + _seconds(deadline, "--deadline")
     conc = DEFAULT_CONCURRENCY if concurrency is None else _count(concurrency, "--concurrency")
     host_cap = DEFAULT_PER_HOST if per_host is None else _count(per_host, "--per-host")
@@ -427,7 +373,7 @@ def run_many(
     try:
         plans: dict[str, tuple[Plan, Prepared]] = {}
         items: list[tuple[Target, Plan]] = []
-        for (_url, opts), prep in zip(specs, preps, strict=True):
+        for (_url, opts), prep in zip(given, preps, strict=True):
             key = _options_key(opts)
             if key not in plans:
                 where = save_dir if not plans else save_dir / f"set{len(plans) + 1}"
@@ -442,7 +388,7 @@ def run_many(
                     save_dir=where,
                 )
                 probes, identities, expectations = _default_plus_buildable(
-                    prep, src, defaulted=opts.get("probes") is None, expect=opts.get("expect")
+                    prep, src, defaulted=opts.probes is None, expect=opts.expect
                 )
                 plan = Plan(
                     probes=probes,
@@ -454,7 +400,7 @@ def run_many(
                 )
                 plans[key] = (plan, prep)
             items.append((prep.target, plans[key][0]))
-        chosen = [plans[_options_key(o)] for _u, o in specs]
+        chosen = [plans[_options_key(o)] for _u, o in given]
 
         def finish(t: TargetResult, i: int) -> TargetResult:
             # The revoked probe's result says whether revocation was enforced and what could
