@@ -456,37 +456,40 @@ def probe(
 
     split = parse_shard_option(shard)
     old = load_baseline(baseline)  # a bad baseline must not cost a whole run either
+    # The options of the model (mtlscheck._options), as the command line gave them.
+    given_opts: dict[str, Any] = dict(
+        probes=probes, tls=tls, server=server, timeout=timeout, cert=cert, key=key,
+        ca_cert=ca_cert, ca_key=ca_key, pki=pki, identities=identity, expect=expect,
+        cacert=cacert, insecure=insecure, user_from_url=user_from_url, servername=servername,
+        address=resolve, method=method, headers=header, key_password=key_password_env,
+        forged_headers=forged_header, forged_headers_only=forged_headers_only,
+        other_servername=other_servername,
+    )  # fmt: skip
     if suite is not None:
+        from mtlscheck._options import DEFAULTS, FIELDS
         from mtlscheck._suite import load_suite, run_suite
 
         given = [n for n, v in (("URL", urls), ("--targets", targets_file),
                                 ("--concurrency", concurrency), ("--per-host", per_host),
-                                ("--probes", probes), ("--cert", cert),
-                                ("--key", key), ("--pki", pki), ("--ca-cert", ca_cert),
-                                ("--ca-key", ca_key), ("--identity", identity),
-                                ("--expect", expect), ("--resolve", resolve), ("--path", path),
-                                ("--key-password-env", key_password_env),
-                                ("--save-certs", save_certs),
-                                ("--forged-header", forged_header),
-                                ("--forged-headers-only", forged_headers_only),
-                                ("--other-servername", other_servername),
-                                ("--user-from-url", user_from_url)) if v]  # fmt: skip
+                                ("--path", path), ("--save-certs", save_certs)) if v]  # fmt: skip
+        # Connection options given on the command line apply to every target, below what
+        # the file says per target (like the pytest plugin's --mtls-* options); the file
+        # gives the others.
+        overrides: dict[str, object] = {}
+        for spec in FIELDS:
+            v = given_opts[spec.name]
+            if v in (None, [], ()) or v == DEFAULTS[spec.name]:  # not given
+                continue
+            if not spec.suite_override or spec.toml is None:
+                given.append(str(spec.cli))
+            elif spec.name == "cacert":
+                overrides["cacert"] = str(Path(v).resolve())
+            elif spec.name == "headers":
+                overrides["headers"] = dict(_headers(v))
+            else:
+                overrides[spec.toml] = v
         if given:
             raise UsageError(f"--suite takes these from the file; drop {', '.join(given)}")
-        # Connection options given on the command line apply to every target, below what
-        # the file says per target (like the pytest plugin's --mtls-* options).
-        overrides: dict[str, object] = {
-            k: v
-            for k, v, default in (
-                ("timeout", timeout, 10.0), ("tls", tls, "both"), ("server", server, "generic"),
-                ("cacert", None if cacert is None else str(cacert.resolve()), None),
-                ("insecure", insecure, False), ("servername", servername, None),
-                ("method", method, "GET"),
-            )
-            if v != default
-        }  # fmt: skip
-        if header:
-            overrides["headers"] = dict(_headers(header))
         if deadline is not None:
             from mtlscheck._api import _seconds
 
@@ -522,31 +525,18 @@ def probe(
         c, _, k = files.partition(",")
         idents[name] = (c, k or None)
     # Everything that may fail or prompt (key password) happens before the spinner starts.
-    options: dict[str, Any] = dict(
-        probes=probes,
-        cert=cert,
-        key=key,
-        key_password=_key_password(key_password_env, cert, key),
-        pki=pki,
-        ca_cert=ca_cert,
-        ca_key=ca_key,
-        identities=idents,
-        cacert=cacert,
-        insecure=insecure,
-        servername=servername,
-        address=_resolve(resolve, url),
-        timeout=timeout,
-        tls=tls,
-        server=server,
-        expect=_pairs(expect, "--expect"),
-        method=method,
-        headers=_headers(header),
-        forged_headers=_headers(forged_header, "--forged-header"),
-        forged_headers_only=forged_headers_only,
-        other_servername=other_servername,
-        save_certs=save_certs,
-        deadline=deadline,
-        user_from_url=user_from_url,
+    from mtlscheck._options import CheckOptions
+
+    options = CheckOptions(
+        **{
+            **given_opts,
+            "key_password": _key_password(key_password_env, cert, key),
+            "identities": idents,
+            "address": _resolve(resolve, url),
+            "expect": _pairs(expect, "--expect"),
+            "headers": _headers(header),
+            "forged_headers": _headers(forged_header, "--forged-header"),
+        }
     )
     if not all_urls:  # more shards than targets: this one has none
         _report(_empty_run(), fmt, output, verbose, color, split, total, old)
@@ -558,7 +548,9 @@ def probe(
             per_host=per_host,
             on_result=on_result,
             on_target=on_target,
-            **options,
+            options=options,
+            save_certs=save_certs,
+            deadline=deadline,
         )
     _report(run, fmt, output, verbose, color, split, total, old)
 

@@ -32,6 +32,7 @@ __all__ = [
     "OptionSpec",
     "layer",
     "parse_text",
+    "suite_layer",
 ]
 
 
@@ -49,22 +50,24 @@ class OptionSpec:
     pytest: bool = False
     """Also a pytest option: ``--mtls-<name>``, ``MTLSCHECK_<NAME>``, ini ``mtls_<name>``."""
     kind: str = "str"
-    """How text (environment, ini, command line) is parsed: see :func:`parse_text`."""
+    """How text (environment, ini, command line) is parsed: see :func:`parse_text`.
+    ``password-env``: the flag and the key name an environment variable holding the value."""
     suite_override: bool = False
     """With ``probe --suite``: a command-line value fills in what the file leaves unsaid
     (a connection option); otherwise the flag is refused with ``--suite``."""
 
     @property
-    def flag(self) -> str | None:
-        return "--mtls-" + self.name.replace("_", "-") if self.pytest else None
+    def flag(self) -> str:
+        """The pytest flag (meaningful when :attr:`pytest` is set)."""
+        return "--mtls-" + self.name.replace("_", "-")
 
     @property
-    def env(self) -> str | None:
-        return "MTLSCHECK_" + self.name.upper() if self.pytest else None
+    def env(self) -> str:
+        return "MTLSCHECK_" + self.name.upper()
 
     @property
-    def ini(self) -> str | None:
-        return "mtls_" + self.name if self.pytest else None
+    def ini(self) -> str:
+        return "mtls_" + self.name
 
 
 def _opt(default: Any = None, **meta: Any) -> Any:
@@ -154,7 +157,7 @@ class CheckOptions:
     )  # fmt: skip
     key_password: bytes | None = _opt(
         help="Password of an encrypted key / PKCS#12 (from an environment variable).",
-        cli="--key-password-env", toml="key_password_env",
+        cli="--key-password-env", toml="key_password_env", kind="password-env",
     )  # fmt: skip
     forged_headers: Sequence[tuple[str, str]] = _opt(
         (), help="Identity headers the forged-headers probe sends.", cli="--forged-header"
@@ -208,6 +211,22 @@ PYTEST_OPTIONS: tuple[OptionSpec, ...] = (
     *(s for s in FIELDS if s.pytest),
 )
 """Every pytest ``--mtls-*`` option: the run's targets, then the :class:`CheckOptions` ones."""
+
+
+def suite_layer(values: Mapping[str, Any]) -> dict[str, Any]:
+    """:class:`CheckOptions` values (by field name) as a suite-file layer (by suite key).
+
+    Fields that share a key become one pair: ``cert``/``key`` -> ``identity``, ``ca_cert``/
+    ``ca_key`` -> ``ca``.  A ``password-env`` field has no value a key could hold: skipped.
+    """
+    out: dict[str, Any] = {}
+    for key in SUITE_KEYS:
+        names = [s.name for s in FIELDS if s.toml == key and s.kind != "password-env"]
+        if not names or all(values.get(n) is None for n in names):
+            continue
+        out[key] = values[names[0]] if len(names) == 1 else tuple(values.get(n) for n in names)
+    return out
+
 
 MERGED_KEYS = frozenset({"expect", "identities", "headers"})
 """Table-valued options: a higher layer adds to (and per key replaces) a lower one's table."""

@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mtlscheck._errors import InputError, MtlscheckError
+from mtlscheck._options import SUITE_KEYS, layer
 
 if TYPE_CHECKING:
     from mtlscheck._model import ProbeResult, RunResult, TargetResult
@@ -50,25 +51,7 @@ __all__ = [
 
 _PATH_KEYS = frozenset({"pki", "cacert"})
 _STR_KEYS = frozenset({"server", "servername", "address", "method", "key_password_env"})
-OPTION_KEYS: tuple[str, ...] = (
-    "probes",
-    "tls",
-    "server",
-    "timeout",
-    "identity",
-    "ca",
-    "pki",
-    "identities",
-    "expect",
-    "cacert",
-    "insecure",
-    "user_from_url",
-    "servername",
-    "address",
-    "method",
-    "headers",
-    "key_password_env",
-)
+OPTION_KEYS: tuple[str, ...] = SUITE_KEYS
 """Keys allowed in ``[defaults]`` and in every ``[[targets]]`` entry (plus ``name``/``url``)."""
 _TARGET_ONLY = ("name", "url")
 _IDENTITY_KEYS = ("cert", "key")
@@ -468,18 +451,12 @@ class _Parser:
         else:
             name = host
 
-        # Layers, lowest first: plugin/CLI defaults, [defaults], the target itself.
-        merged: dict[str, tuple[Any, tuple[str | int, ...] | None]] = {}
-        for k, v in outer.items():
-            if v is not None:
-                merged[k] = (v, None)
-        for layer, where in ((base, ("defaults",)), (entry, at)):
-            for k, v in layer.items():
-                if k in ("expect", "identities", "headers") and k in merged:
-                    prev = merged[k][0]
-                    if isinstance(prev, dict) and isinstance(v, dict):
-                        v = {**prev, **v}
-                merged[k] = (v, (*where, k))
+        # Layers, lowest first: plugin/CLI defaults, [defaults], the target itself (the one
+        # layering rule of every surface: mtlscheck._options.layer).
+        merged = {
+            k: (v, None if src is None else (*src, k))
+            for k, (v, src) in layer([(outer, None), (base, ("defaults",)), (entry, at)]).items()
+        }
 
         opts: dict[str, Any] = {}
         probes: tuple[str, ...] = ()

@@ -16,7 +16,6 @@ file is used.
 from __future__ import annotations
 
 import fnmatch
-import math
 import os
 import re
 import sys
@@ -27,6 +26,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from mtlscheck._options import PYTEST_OPTIONS, OptionSpec, layer, parse_text
+
 if TYPE_CHECKING:
     from mtlscheck._pytest_support.pki import MtlsPKI
     from mtlscheck._pytest_support.probe import Prober
@@ -35,45 +36,9 @@ if TYPE_CHECKING:
 __all__ = ["OPTIONS", "Settings", "get_settings"]
 
 
-@dataclass(frozen=True)
-class _Opt:
-    name: str
-    """Key in :class:`Settings` (and the ``check()`` keyword it feeds, where one exists)."""
-    help: str
-    path: bool = False
-
-    @property
-    def flag(self) -> str:
-        return "--mtls-" + self.name.replace("_", "-")
-
-    @property
-    def env(self) -> str:
-        return "MTLSCHECK_" + self.name.upper()
-
-    @property
-    def ini(self) -> str:
-        return "mtls_" + self.name
-
-
-OPTIONS: tuple[_Opt, ...] = (
-    _Opt("target", "URL that mtls_probe and @pytest.mark.mtls tests probe when given no URL."),
-    _Opt(
-        "targets",
-        "File of URLs (one per line, '#' comments) that mtls_probe probes, all in one pool, "
-        "when given no URL (with --mtls-target: that URL first).",
-        path=True,
-    ),
-    _Opt("cert", "Valid client certificate (PEM/DER/.p12) for the 'valid' probe.", path=True),
-    _Opt("key", "Its private key.", path=True),
-    _Opt("ca_cert", "The CA the server trusts for clients (with --mtls-ca-key).", path=True),
-    _Opt("ca_key", "That CA's key: lets mtlscheck mint expired/... certificates.", path=True),
-    _Opt("cacert", "CA bundle to verify the server's certificate.", path=True),
-    _Opt("pki", "A PKI directory from 'mtlscheck pki init' (identities + CA).", path=True),
-    _Opt("server", "Server profile: generic, nginx, apache, haproxy, caddy."),
-    _Opt("timeout", "Seconds per probe (default 10)."),
-    _Opt("tls", "TLS versions to probe: 1.2, 1.3 or both (default)."),
-)
-"""Every ``--mtls-*`` option; ``MTLSCHECK_<NAME>`` and ini ``mtls_<name>`` mirror each."""
+OPTIONS: tuple[OptionSpec, ...] = PYTEST_OPTIONS
+"""Every ``--mtls-*`` option (from :mod:`mtlscheck._options`, the one options model);
+``MTLSCHECK_<NAME>`` and ini ``mtls_<name>`` mirror each."""
 
 _SUITE_PATTERN_INI = "mtls_suite_pattern"
 _DEFAULT_SUITE_PATTERN = "mtls*.toml"
@@ -111,43 +76,30 @@ def get_settings(config: pytest.Config) -> Settings:
     cached = config.stash.get(_SETTINGS, None)
     if cached is not None:
         return cached
-    values: dict[str, Any] = {}
-    sources: dict[str, str] = {}
+    from mtlscheck._errors import MtlscheckError
+
     inidir = config.inipath.parent if config.inipath is not None else config.rootpath
     cwd = config.invocation_params.dir
+    # Lowest first; an empty value is no value (``MTLSCHECK_CERT=`` unsets the ini's).
+    won = layer(
+        [
+            ({o.name: str(config.getini(o.ini)).strip() or None for o in OPTIONS}, "ini"),
+            ({o.name: os.environ.get(o.env) or None for o in OPTIONS}, "env"),
+            ({o.name: config.getoption("mtls_" + o.name, None) or None for o in OPTIONS}, "cli"),
+        ],
+        merged=frozenset(),
+    )
+    values: dict[str, Any] = {}
+    sources: dict[str, str] = {}
     for opt in OPTIONS:
-        raw: str | None = config.getoption("mtls_" + opt.name, None)
-        base = cwd
-        source = opt.flag
-        if raw in (None, ""):
-            raw, source = os.environ.get(opt.env) or None, opt.env
-        if raw in (None, ""):
-            ini = config.getini(opt.ini)
-            raw, source, base = (str(ini).strip() or None), f"ini {opt.ini}", inidir
-        if raw is None:
+        if opt.name not in won:
             continue
-        value: Any = raw
-        if opt.path and not (opt.name == "targets" and raw == "-"):
-            p = Path(raw).expanduser()
-            value = str(p if p.is_absolute() else base / p)
-        elif opt.name == "timeout":
-            try:
-                value = float(raw)
-            except ValueError:
-                raise pytest.UsageError(
-                    f"{source}: timeout must be a number, got {raw!r}"
-                ) from None
-            if not math.isfinite(value) or value <= 0:
-                raise pytest.UsageError(f"{source}: timeout must be positive, got {raw!r}")
-        elif opt.name == "target":
-            from mtlscheck._errors import MtlscheckError
-            from mtlscheck._validate import parse_https_url  # light: the standard library only
-
-            try:
-                parse_https_url(raw)
-            except MtlscheckError as exc:
-                raise pytest.UsageError(f"{source}: {exc}") from None
-        values[opt.name] = value
+        raw, layer_name = won[opt.name]
+        source = {"cli": opt.flag, "env": opt.env, "ini": f"ini {opt.ini}"}[layer_name]
+        try:
+            values[opt.name] = parse_text(opt, raw, inidir if layer_name == "ini" else cwd)
+        except MtlscheckError as exc:
+            raise pytest.UsageError(f"{source}: {exc}") from None
         sources[opt.name] = source
     urls: tuple[str, ...] = ()
     if "targets" in values:

@@ -21,13 +21,10 @@ __all__ = ["SuiteFile", "SuiteItem", "TargetNode", "collection_summary", "failur
 
 
 def _suite_defaults(settings: Settings) -> dict[str, Any]:
-    v = settings.values
-    out: dict[str, Any] = {k: v[k] for k in ("pki", "cacert", "server", "timeout", "tls") if k in v}
-    if "cert" in v:
-        out["identity"] = (v["cert"], v.get("key"))
-    if "ca_cert" in v or "ca_key" in v:
-        out["ca"] = (v.get("ca_cert"), v.get("ca_key"))
-    return out
+    """The ``--mtls-*`` options as the lowest layer of a suite file (see :mod:`._options`)."""
+    from mtlscheck._options import suite_layer
+
+    return suite_layer(settings.check_kwargs())
 
 
 class SuiteFile(pytest.File):
