@@ -107,3 +107,49 @@ def test_readme_probe_options_table_names_every_cli_flag() -> None:
     rows = _table_rows("| option | meaning |")
     documented = set(re.findall(r"--[a-z-]+", " ".join(r[0] for r in rows)))
     assert {s.cli for s in FIELDS if s.cli} <= documented
+
+
+def test_suite_layer_pairs_fields_that_share_a_key() -> None:
+    from mtlscheck._options import suite_layer
+
+    got = suite_layer({"cert": "c.pem", "key": "c.key", "ca_key": "ca.key", "timeout": 3.0,
+                       "key_password": b"pw", "tls": None})  # fmt: skip
+    assert got == {"timeout": 3.0, "identity": ("c.pem", "c.key"), "ca": (None, "ca.key")}
+
+
+_SAMPLE = {"--probes": ["all"], "--cert": ["c.pem"], "--key": ["c.key"], "--ca-cert": ["c"],
+           "--ca-key": ["k"], "--pki": ["d"], "--identity": ["valid=c.pem"],
+           "--expect": ["valid=200"], "--user-from-url": [], "--resolve": ["h:1:127.0.0.1"],
+           "--key-password-env": ["PW"], "--forged-header": ["A: b"],
+           "--forged-headers-only": [], "--other-servername": ["x.example"]}  # fmt: skip
+
+
+@pytest.mark.parametrize("flag", sorted(_SAMPLE))
+def test_probe_suite_refuses_every_option_the_file_gives(
+    flag: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The refusal list comes from the metadata (``suite_override``), not a copy of it."""
+    from mtlscheck._cli import main
+
+    suite = tmp_path / "s.toml"
+    suite.write_text('[[targets]]\nurl = "https://127.0.0.1:1/"\n')
+    assert main(["probe", "--suite", str(suite), flag, *_SAMPLE[flag]]) == 2
+    assert f"drop {flag}" in capsys.readouterr().err
+
+
+def test_the_refusal_sample_covers_every_flag_the_metadata_refuses() -> None:
+    assert {s.cli for s in FIELDS if s.cli and not s.suite_override} == set(_SAMPLE)
+
+
+def test_prepare_takes_options_or_keywords_and_keywords_win() -> None:
+    from mtlscheck._api import prepare
+
+    url = "https://127.0.0.1:1/"
+    by_kw = prepare(url, tls="1.3", server="nginx", probes=["no-cert"])
+    by_opts = prepare(url, options=CheckOptions(tls="1.3", server="nginx", probes=["no-cert"]))
+    same = ("target", "profile", "probes", "versions", "expectations")
+    assert [getattr(by_kw, a) for a in same] == [getattr(by_opts, a) for a in same]
+    both = prepare(url, options=CheckOptions(tls="1.2", probes=["no-cert"]), tls="1.3")
+    assert both.versions == ("1.3",)
+    with pytest.raises(mtlscheck.UsageError, match="bad TLS version"):
+        prepare(url, options=CheckOptions(tls="1.4"))
