@@ -9,6 +9,7 @@ import pytest
 
 from mtlscheck._errors import MtlscheckError
 from mtlscheck._model import RunResult
+from mtlscheck._options import layer
 from mtlscheck._pytest_support.markers import marker_options
 from mtlscheck._pytest_support.pki import MtlsPKI
 from mtlscheck._pytest_support.result import ProbeRun, ProbeRuns
@@ -100,7 +101,14 @@ class Prober:
         if srv is not None:  # our own server: its PKI, not the staging credentials
             base = {k: v for k, v in base.items() if k in ("timeout", "tls")}
             base["server"] = srv.profile
-        kw: dict[str, Any] = {**base, **layered}
+        # The one layering rule (mtlscheck._options.layer): a test's option replaces the
+        # session's; None leaves the session's value in place.
+        kw: dict[str, Any] = {
+            k: v
+            for k, (v, _) in layer(
+                [(base, "settings"), (layered, "test")], merged=frozenset()
+            ).items()
+        }
         if not any(kw.get(k) is not None for k in _IDENTITY_KEYS):
             pki: MtlsPKI = srv.pki if srv is not None else self.request.getfixturevalue("mtls_pki")
             kw["pki"] = pki.directory
