@@ -153,3 +153,15 @@ def test_prepare_takes_options_or_keywords_and_keywords_win() -> None:
     assert both.versions == ("1.3",)
     with pytest.raises(mtlscheck.UsageError, match="bad TLS version"):
         prepare(url, options=CheckOptions(tls="1.4"))
+
+
+def test_every_metadata_flag_is_a_probe_option() -> None:
+    """The typer declarations of ``probe`` are still written out; they must name the flags
+    the metadata names (a renamed flag fails here, not in a user's script)."""
+    import typer
+
+    from mtlscheck._cli import app
+
+    probe = typer.main.get_command(app).commands["probe"]  # type: ignore[attr-defined]
+    flags = {o for p in probe.params for o in p.opts}
+    assert {s.cli for s in FIELDS if s.cli} <= flags
