@@ -62,7 +62,7 @@ class _TargetState:
     resolved: bool = False
     addresses: _Addresses | None = None
     dns_error: BaseException | None = None
-    no_tls_server: Outcome | None = None
+    no_tls_server: tuple[Outcome, HandshakeFacts] | None = None
     """The first probe's outcome when it found no TLS server here (see :func:`_one`)."""
 
 
@@ -285,13 +285,13 @@ def _one(
         outcome, facts = classify(record), record.facts
     elif state.no_tls_server is not None and not plain:
         # An earlier probe found nothing that speaks TLS here (refused, silent, not TLS):
-        # every further probe would wait out the same timeout to learn the same thing.
-        outcome = dataclasses.replace(
-            state.no_tls_server,
-            detail="not tried: an earlier probe found no TLS server "
-            f"({state.no_tls_server.detail})",
+        # every further probe would wait out the same timeout to learn the same thing.  It
+        # reports exactly that outcome (whichever probe came first, the report is the same),
+        # with its own identity as what it would have presented.
+        outcome, first_facts = state.no_tls_server
+        facts = dataclasses.replace(
+            first_facts, client_chain=TLSClient(settings, ident).facts().client_chain
         )
-        facts = HandshakeFacts()
     else:
         outcome, facts, tb = run_probe(
             target,
@@ -302,8 +302,8 @@ def _one(
             deadline=deadline,
             request=request,
         )
-    if not plain and _no_tls_server(outcome, facts):
-        state.no_tls_server = state.no_tls_server or outcome
+    if not plain and facts is not None and _no_tls_server(outcome, facts):
+        state.no_tls_server = state.no_tls_server or (outcome, facts)
     verdict, why = judge(outcome, facts, expected, version)
     return ProbeResult(
         name,

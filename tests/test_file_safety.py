@@ -414,7 +414,12 @@ def silent_server() -> Iterator[int]:
 
 
 def _minted(tmpdir: Path) -> list[Path]:
-    return [p for p in tmpdir.rglob("*") if p.suffix in (".pem", ".key")]
+    """Minted files under ``tmpdir``; the run may be removing them while we look, so a
+    directory that vanishes mid-walk is simply not there any more."""
+    found: list[Path] = []
+    for root, _dirs, files in os.walk(tmpdir):  # os.walk ignores what vanishes under it
+        found += [Path(root, f) for f in files if f.endswith((".pem", ".key"))]
+    return found
 
 
 @pytest.mark.parametrize(
