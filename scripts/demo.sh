@@ -8,5 +8,12 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # shellcheck source=scripts/venv.sh
 source scripts/venv.sh
 ensure_venv
-"$VENV_PY" -m pip install --disable-pip-version-check -q -e . </dev/null
+# The build backend's chatter goes to a log, shown only if the install fails.
+log=$(mktemp)
+if ! "$VENV_PY" -m pip install --disable-pip-version-check -q -e . </dev/null >"$log" 2>&1; then
+    cat "$log" >&2
+    rm -f "$log"
+    exit 1
+fi
+rm -f "$log"
 exec "$VENV_PY" -m mtlscheck demo "$@"
