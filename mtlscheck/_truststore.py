@@ -14,6 +14,7 @@ import contextlib
 import functools
 import os
 import ssl
+import threading
 import warnings
 from pathlib import Path
 
@@ -31,9 +32,21 @@ def system_bundle() -> Path | None:
     return None
 
 
-@functools.lru_cache(maxsize=1)
+_LOCK = threading.Lock()
+
+
 def public_ca_names() -> frozenset[str]:
-    """Subject names (RFC 4514) of every CA in the system trust store; empty without one."""
+    """Subject names (RFC 4514) of every CA in the system trust store; empty without one.
+
+    Loaded once, under a lock: probes ask from many threads at once, and
+    ``warnings.catch_warnings`` (which silences cryptography's complaint about old roots) is
+    process-wide state that concurrent callers would undo for each other."""
+    with _LOCK:
+        return _public_ca_names()
+
+
+@functools.lru_cache(maxsize=1)
+def _public_ca_names() -> frozenset[str]:
     bundle = system_bundle()
     if bundle is None:
         return frozenset()
