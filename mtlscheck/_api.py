@@ -20,7 +20,7 @@ from mtlscheck import _write
 from mtlscheck._errors import InputError, UsageError
 from mtlscheck._expect import ServerProfile
 from mtlscheck._identity import ClientIdentity, load_certificates, load_identity
-from mtlscheck._model import ProbeResult, RunResult, TargetResult
+from mtlscheck._model import ProbeResult, RunResult, TargetResult, slim_target
 from mtlscheck._options import CheckOptions
 from mtlscheck._probes import (
     IdentitySources,
@@ -311,6 +311,7 @@ def check_many(
     save_certs: Path | str | None = None,
     on_result: Callable[[ProbeResult], None] | None = None,
     on_target: Callable[[TargetResult], None] | None = None,
+    target_sink: Callable[[int, TargetResult], None] | None = None,
     options: CheckOptions | None = None,
     **kwargs: Any,
 ) -> RunResult:
@@ -319,7 +320,9 @@ def check_many(
     Every argument is validated and every file loaded once, before the first connection;
     certificates are minted once and presented to every target.  ``concurrency`` bounds the
     probes in flight, ``per_host`` those against one host:port, ``deadline`` (seconds) the
-    whole run.  ``on_target`` gets each target's result as soon as it is complete.
+    whole run.  ``on_target`` gets each target's result as soon as it is complete;
+    ``target_sink`` too, with its index, and the run then keeps only slim copies (see
+    :func:`run_many`).
     """
     if isinstance(urls, str) or not urls:
         raise UsageError("give at least one URL (a list of https:// URLs)")
@@ -332,6 +335,7 @@ def check_many(
         save_certs=save_certs,
         on_result=on_result,
         on_target=on_target,
+        target_sink=target_sink,
     )
 
 
@@ -349,8 +353,14 @@ def run_many(
     save_certs: Path | str | None = None,
     on_result: Callable[[ProbeResult], None] | None = None,
     on_target: Callable[[TargetResult], None] | None = None,
+    target_sink: Callable[[int, TargetResult], None] | None = None,
 ) -> RunResult:
     """Probe ``(url, options)`` pairs - each with the options of :func:`check` - in one pool.
+
+    ``target_sink(index, result)`` receives each finished target with its position in
+    ``specs``; the returned :class:`RunResult` then keeps only slim copies (no handshake
+    details, no commands: :func:`mtlscheck._model.slim_target`), so a reporter that writes
+    targets as they come bounds the memory of a large fleet.
 
     The engine of :func:`check_many` and of suite files: every pair is validated and its
     files loaded before the first connection; pairs with equal options share their minted
@@ -408,28 +418,31 @@ def run_many(
             plan, prep = chosen[i]
             return annotate(t, plan.identities, prep.pki)
 
-        # Streamed targets are matched to their spec by URL (the first with that URL); the
-        # final results below, by position.
-        first_index: dict[str, int] = {}
-        for i, (t, _p) in enumerate(items):
-            first_index.setdefault(t.url, i)
+        # Known before the first probe: where minted certificates live, or that they will
+        # be gone (a target handed to ``target_sink`` is final when it is handed over).
+        marks: dict[str, Any] = (
+            {"certs_removed": any(save_dir.iterdir())}
+            if own_tmp is not None
+            else {"certs_dir": str(save_dir.resolve())}
+        )
+
+        def keep(i: int, t: TargetResult) -> TargetResult:
+            full = dataclasses.replace(finish(t, i), **marks)
+            if on_target is not None:
+                on_target(full)
+            if target_sink is None:
+                return full
+            target_sink(i, full)
+            return slim_target(full)
+
         results = run_fleet(
             items,
             concurrency=conc,
             per_host=host_cap,
             deadline=run_deadline,
             on_result=on_result,
-            on_target=None
-            if on_target is None
-            else (lambda t: on_target(finish(t, first_index[t.target]))),
+            retain=keep,
         )
-        results = [finish(r, i) for i, r in enumerate(results)]
-        if own_tmp is not None:
-            removed = any(save_dir.iterdir())
-            results = [dataclasses.replace(r, certs_removed=removed) for r in results]
-        else:
-            kept = str(save_dir.resolve())
-            results = [dataclasses.replace(r, certs_dir=kept) for r in results]
         return RunResult(tuple(results))
     finally:
         if own_tmp is not None:

@@ -12,7 +12,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TextIO
 
 import typer
 
@@ -26,6 +26,8 @@ from mtlscheck._secrets import redact_url
 if TYPE_CHECKING:
     from mtlscheck._baseline import Comparison
     from mtlscheck._model import RunResult
+    from mtlscheck._report._base import Reporter
+    from mtlscheck._report._json import JsonSpool
     from mtlscheck._report._load import Report
 
 __all__ = ["app", "main"]
@@ -117,16 +119,19 @@ def _emit(
     *,
     shard: tuple[int, int, int] | None = None,
     comparison: Comparison | None = None,
+    reporter: Reporter | None = None,
 ) -> None:
     """Render the report; a JSON shard report records its shard, a baseline comparison
-    follows the report (:func:`mtlscheck._cli_report.write_comparison`)."""
+    follows the report (:func:`mtlscheck._cli_report.write_comparison`).  ``reporter``: one
+    that already holds the targets (the JSON spool) instead of the format's own."""
     from mtlscheck._report import get_reporter
 
-    reporter = get_reporter(fmt, color=color)
-    if shard is not None and reporter.name == "json":
-        from mtlscheck._report._json import JsonReporter
+    if reporter is None:
+        reporter = get_reporter(fmt, color=color)
+        if shard is not None and reporter.name == "json":
+            from mtlscheck._report._json import JsonReporter
 
-        reporter = JsonReporter(shard=shard)
+            reporter = JsonReporter(shard=shard)
 
     def tail(out: Any) -> None:
         if comparison is not None:
@@ -138,17 +143,16 @@ def _emit(
         reporter.render(run, sys.stdout, verbose=verbose)
         tail(sys.stdout)
         return
-    # Render in memory, then write a temporary file next to FILE and rename it into place:
-    # an error, a full disk or a signal never leaves a truncated report, and a link at FILE
-    # is replaced, not written through.
-    import io
+    # Write a temporary file next to FILE and rename it into place: an error, a full disk or a
+    # signal never leaves a truncated report, and a link at FILE is replaced, not written
+    # through.
+    from mtlscheck._write import atomic_write_text
 
-    from mtlscheck._write import atomic_write
+    def write(out: TextIO) -> None:
+        reporter.render(run, out, verbose=verbose)
+        tail(out)
 
-    buf = io.StringIO()
-    reporter.render(run, buf, verbose=verbose)
-    tail(buf)
-    atomic_write(output, buf.getvalue().encode("utf-8", "backslashreplace"))
+    atomic_write_text(output, write)
     print(f"mtlscheck: report written to {output}", file=sys.stderr)
 
 
@@ -541,6 +545,13 @@ def probe(
     if not all_urls:  # more shards than targets: this one has none
         _report(_empty_run(), fmt, output, verbose, color, split, total, old)
     what = redact_url(all_urls[0]) if len(all_urls) == 1 else f"{len(all_urls)} targets"
+    spool = None
+    if fmt.strip().lower() == "json" and old is None:
+        # JSON is written target by target to a spool while the run goes on; the run keeps
+        # slim copies, so a 10,000-target fleet does not hold every handshake in memory.
+        from mtlscheck._report._json import JsonSpool
+
+        spool = JsonSpool(shard=None if split is None else (split[0], split[1], total))
     with _progress(what, targets=len(all_urls)) as (on_result, on_target):
         run = check_many(
             all_urls,
@@ -548,11 +559,16 @@ def probe(
             per_host=per_host,
             on_result=on_result,
             on_target=on_target,
+            target_sink=None if spool is None else spool.add,
             options=options,
             save_certs=save_certs,
             deadline=deadline,
         )
-    _report(run, fmt, output, verbose, color, split, total, old)
+    try:
+        _report(run, fmt, output, verbose, color, split, total, old, reporter=spool)
+    finally:
+        if spool is not None:
+            spool.close()
 
 
 def _empty_run() -> RunResult:
@@ -570,6 +586,8 @@ def _report(
     split: tuple[int, int] | None,
     total: int,
     old: Report | None,
+    *,
+    reporter: JsonSpool | None = None,
 ) -> NoReturn:
     """Emit the report (a shard's JSON says which shard it is) and exit: with ``--baseline``
     the comparison decides the exit code."""
@@ -579,7 +597,7 @@ def _report(
 
         comparison = compare(old.run, run, name=old.path)
     shard = None if split is None else (split[0], split[1], total)
-    _emit(run, fmt, output, verbose, color, shard=shard, comparison=comparison)
+    _emit(run, fmt, output, verbose, color, shard=shard, comparison=comparison, reporter=reporter)
     _finish(run, None if comparison is None else comparison.exit_code(run))
 
 

@@ -127,12 +127,14 @@ def run_fleet(
     cancel: threading.Event | None = None,
     on_result: Callable[[ProbeResult], None] | None = None,
     on_target: Callable[[TargetResult], None] | None = None,
+    retain: Callable[[int, TargetResult], TargetResult] | None = None,
 ) -> list[TargetResult]:
     """Run every probe of every target in one pool; return the targets' results in input order.
 
     ``deadline`` is an absolute ``time.monotonic()`` time for the whole run; each probe also has
     its target's own timeout.  ``cancel`` (set on Ctrl-C or a signal) ends running probes at
-    their next I/O loop turn.
+    their next I/O loop turn.  ``retain(index, result)``, called once per finished target,
+    returns what the run keeps of it (a reporter that already wrote it keeps a slim copy).
     """
     cancel = cancel or threading.Event()
     contexts = _prepare_contexts(items)
@@ -152,12 +154,15 @@ def run_fleet(
     finish_lock = threading.Lock()
     failures: list[BaseException] = []
 
-    def finish(state: _TargetState) -> None:
-        res = finish_target(state.target, state.plan, _ordered(state))
-        with finish_lock:
-            done[index[id(state)]] = res
+    def store(i: int, res: TargetResult) -> None:
         if on_target is not None:
             on_target(res)
+        kept = res if retain is None else retain(i, res)
+        with finish_lock:
+            done[i] = kept
+
+    def finish(state: _TargetState) -> None:
+        store(index[id(state)], finish_target(state.target, state.plan, _ordered(state)))
 
     def worker() -> None:
         try:
@@ -200,7 +205,7 @@ def run_fleet(
         raise failures[0]
     for i, s in enumerate(states):  # targets with no jobs at all
         if done[i] is None:
-            done[i] = finish_target(s.target, s.plan, [])
+            store(i, finish_target(s.target, s.plan, []))
     return [r for r in done if r is not None]
 
 

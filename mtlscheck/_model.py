@@ -25,6 +25,7 @@ __all__ = [
     "Severity",
     "TargetResult",
     "Verdict",
+    "slim_target",
 ]
 
 
@@ -480,3 +481,28 @@ class RunResult:
             "exit_code": self.exit_code,
             "targets": [t.to_dict() for t in self.targets],
         }
+
+
+_SLIM_HELLO = HandshakeFacts(server_hello_seen=True)
+_SLIM_NONE = HandshakeFacts()
+
+
+def slim_target(target: TargetResult) -> TargetResult:
+    """What a run keeps of a target a reporter already wrote out: verdicts, outcomes, reasons
+    and findings - everything the exit code, a summary and a baseline need - without the
+    handshake details, commands and tracebacks that make up most of a result's size."""
+    return replace(
+        target,
+        results=tuple(
+            replace(
+                r,
+                facts=None
+                if r.facts is None
+                else (_SLIM_HELLO if r.facts.server_hello_seen else _SLIM_NONE),
+                curl="",
+                openssl="",
+                traceback="",
+            )
+            for r in target.results
+        ),
+    )

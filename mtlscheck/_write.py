@@ -17,13 +17,15 @@ CLI's SIGTERM/SIGHUP handler can remove them at once, before anything else runs.
 from __future__ import annotations
 
 import contextlib
+import io
 import os
 import shutil
 import stat
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import BinaryIO, TextIO
 
 from mtlscheck._errors import InputError
 
@@ -137,15 +139,33 @@ def _umask() -> int:
     return mask
 
 
+def atomic_write_text(path: Path | str, render: Callable[[TextIO], None]) -> None:
+    """:func:`atomic_write` for a report rendered straight into the temporary file (UTF-8,
+    undecodable path bytes escaped): a large report is never held in memory whole."""
+
+    def fill(raw: BinaryIO) -> None:
+        text = io.TextIOWrapper(raw, encoding="utf-8", errors="backslashreplace", newline="")
+        render(text)
+        text.flush()
+        text.detach()
+
+    _atomic(Path(path), fill)
+
+
 def atomic_write(path: Path | str, data: bytes) -> None:
-    """Write ``data`` to ``path`` all at once: a temporary file next to it, then a rename.
+    """Write ``data`` to ``path`` all at once (see :func:`_atomic`)."""
+    _atomic(Path(path), lambda raw: raw.write(data))
+
+
+def _atomic(p: Path, fill: Callable[[BinaryIO], object]) -> None:
+    """Write a file all at once: a temporary file next to it, filled by ``fill``, then a
+    rename.
 
     Readers see the old file or the whole new one, never a part.  The rename replaces a
     symbolic link at ``path`` by the file (it never writes through the link).  The new file
     keeps the mode of the regular file it replaces, else gets the mode a plain
     ``open(path, "w")`` would give it.
     """
-    p = Path(path)
     st = _lstat(p)
     if st is not None and stat.S_ISDIR(st.st_mode):
         raise InputError(f"cannot write {p}: it is a directory")
@@ -161,14 +181,11 @@ def atomic_write(path: Path | str, data: bytes) -> None:
     tmp = Path(tmp_name)
     track_path(tmp)
     try:
-        try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view) :]
-            os.fchmod(fd, mode)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        with os.fdopen(fd, "wb") as raw:
+            fill(raw)
+            raw.flush()
+            os.fchmod(raw.fileno(), mode)
+            os.fsync(raw.fileno())
         os.replace(tmp, p)
     except OSError as exc:
         with contextlib.suppress(OSError):

@@ -209,3 +209,48 @@ def test_server_auto_names_each_server_from_evidence(
         )
     doc = run.to_dict()["targets"][0]
     assert doc["server_profile"] == "nginx" and doc["server_profile_reason"].startswith("Server:")
+
+
+def test_json_is_spooled_target_by_target_and_the_run_keeps_slim_copies(
+    nginx_mtls: NginxServer, apache_mtls: ApacheServer, test_pki_dir: Path
+) -> None:
+    """A large fleet's JSON report is written target by target while the run goes on; the run
+    keeps slim copies. The document is the same one the in-memory reporter writes."""
+    import io
+
+    from mtlscheck._report._json import JsonSpool, to_document
+
+    urls = [f"{base}t{i}" for i in range(12) for base in (nginx_mtls.url, apache_mtls.url)]
+    urls.append(f"https://localhost:{_refused_port()}/")
+    full: dict[str, mtlscheck.TargetResult] = {}
+    spool = JsonSpool()
+    run = mtlscheck.check_many(
+        urls,
+        pki=test_pki_dir,
+        probes=["no-cert", "valid", "expired"],
+        target_sink=spool.add,
+        on_target=lambda t: full.__setitem__(t.target, t),
+    )
+    out = io.StringIO()
+    spool.render(run, out)
+    spool.close()
+    doc = json.loads(out.getvalue())
+    assert doc == to_document(RunResult(tuple(full[u] for u in urls)))
+    assert [t["target"] for t in doc["targets"]] == urls  # input order, not finishing order
+    assert doc["exit_code"] == run.exit_code == 3
+    kept = [r for t in run.targets for r in t.results]
+    assert kept and all(r.curl == "" and r.openssl == "" for r in kept)
+    assert all(t.auth_verdict == full[t.target].auth_verdict for t in run.targets)
+
+
+def test_cli_json_report_of_a_fleet(
+    nginx_mtls: NginxServer, apache_mtls: ApacheServer, test_pki_dir: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "fleet.json"
+    urls = [nginx_mtls.url, apache_mtls.url]
+    p = _cli("probe", *urls, "--pki", str(test_pki_dir), "--format", "json", "-o", str(out))
+    assert p.returncode == 0, p.stderr
+    doc = json.loads(out.read_text())
+    assert [t["target"] for t in doc["targets"]] == urls
+    assert all(pr["curl"].startswith("curl ") for t in doc["targets"] for pr in t["probes"])
+    assert not list(tmp_path.glob(".fleet.json.*"))  # no temporary file left behind

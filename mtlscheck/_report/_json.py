@@ -9,12 +9,15 @@ Key order is stable: ``schema`` first, then the order of the ``to_dict()`` metho
 from __future__ import annotations
 
 import json
+import shutil
+import tempfile
+import threading
 from typing import Any, TextIO
 
-from mtlscheck._model import RunResult
+from mtlscheck._model import RunResult, TargetResult
 from mtlscheck._report._safe import redacted
 
-__all__ = ["SCHEMA_VERSION", "JsonReporter", "to_document"]
+__all__ = ["SCHEMA_VERSION", "JsonReporter", "JsonSpool", "to_document"]
 
 SCHEMA_VERSION = 1
 
@@ -44,3 +47,58 @@ class JsonReporter:
         # ``verbose`` changes nothing: the document always carries everything.
         json.dump(to_document(run, shard=self.shard), out, indent=2)
         out.write("\n")
+
+
+class JsonSpool:
+    """The JSON report of a large fleet, without holding the fleet in memory.
+
+    Each finished target is written - redacted, in input order (a small reorder buffer holds
+    targets that finish before an earlier one) - to an anonymous temporary file as soon as it
+    is complete; the run keeps only slim copies (:func:`mtlscheck._model.slim_target`).
+    :meth:`render` then writes the same document :class:`JsonReporter` would, copying the
+    targets from the spool.  Used by ``mtlscheck probe --format json``.
+    """
+
+    name = "json"
+
+    def __init__(self, *, shard: tuple[int, int, int] | None = None) -> None:
+        self.shard = shard
+        self._file = tempfile.TemporaryFile("w+", encoding="utf-8")  # noqa: SIM115 - closed by close()
+        self._pending: dict[int, TargetResult] = {}
+        self._next = 0
+        self._written = 0
+        self._lock = threading.Lock()
+
+    def add(self, index: int, target: TargetResult) -> None:
+        """A finished target (``index``: its position in the run's input)."""
+        with self._lock:
+            self._pending[index] = target
+            while self._next in self._pending:
+                self._write(self._pending.pop(self._next))
+                self._next += 1
+
+    def _write(self, target: TargetResult) -> None:
+        doc = redacted(RunResult((target,))).targets[0].to_dict()
+        text = json.dumps(doc, indent=2).replace("\n", "\n    ")
+        self._file.write(("," if self._written else "") + "\n    " + text)
+        self._written += 1
+
+    def render(self, run: RunResult, out: TextIO, *, verbose: bool = False) -> None:
+        with self._lock:
+            for index in sorted(self._pending):  # only if some target never completed
+                self._write(self._pending.pop(index))
+        head = {k: v for k, v in to_document(RunResult(), shard=None).items() if k != "targets"}
+        head.update(ok=run.ok, exit_code=run.exit_code)
+        text = json.dumps(head, indent=2)
+        out.write(text[: text.rindex("}")].rstrip() + ',\n  "targets": [')
+        self._file.seek(0)
+        shutil.copyfileobj(self._file, out)
+        out.write("\n  ]" if self._written else "]")
+        if self.shard is not None:
+            k, n, total = self.shard
+            shard = json.dumps({"index": k, "count": n, "total": total})
+            out.write(f',\n  "shard": {shard}')
+        out.write("\n}\n")
+
+    def close(self) -> None:
+        self._file.close()
