@@ -16,10 +16,12 @@ symbol; the tests hold both to one table.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 
 from cryptography import x509
+from cryptography.hazmat.primitives import hashes
 from cryptography.x509.oid import NameOID
 
 from mtlscheck._errors import UsageError
@@ -31,6 +33,7 @@ __all__ = ["is_ip_address", "name_matches", "to_ascii_host"]
 _ASCII_LABEL = re.compile(r"^[A-Za-z0-9_-]+$")
 
 
+@functools.lru_cache(maxsize=1024)
 def is_ip_address(name: str) -> bool:
     try:
         ipaddress.ip_address(name.strip("[]"))
@@ -85,8 +88,24 @@ def _check_a_label(name: str, label: str) -> None:
 def name_matches(cert: x509.Certificate, name: str) -> bool:
     """Whether ``cert`` covers ``name`` (a host name in U- or A-label form, or an IP literal).
 
-    A name that is not a valid host name is covered by nothing.
+    A name that is not a valid host name is covered by nothing.  Answers are remembered per
+    (certificate, name): a fleet meets the same server certificate on every probe, and the
+    OpenSSL check builds a verification each time.
     """
+    key = (cert.fingerprint(hashes.SHA256()), name)
+    found = _answers.get(key)
+    if found is None:
+        found = _name_matches(cert, name)
+        if len(_answers) >= 4096:
+            _answers.clear()
+        _answers[key] = found
+    return found
+
+
+_answers: dict[tuple[bytes, str], bool] = {}
+
+
+def _name_matches(cert: x509.Certificate, name: str) -> bool:
     try:
         host = to_ascii_host(name)
     except UsageError:
