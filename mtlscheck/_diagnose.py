@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from enum import StrEnum
 
-from mtlscheck._expect import REJECT_STATUSES, ServerProfile
+from mtlscheck._expect import ServerProfile
 from mtlscheck._fixes import fixes_for
 from mtlscheck._model import (
     Finding,
@@ -172,24 +172,11 @@ def _plain(r: ProbeResult) -> bool:
 
 
 def accepted(r: ProbeResult) -> bool:
-    o = r.outcome
-    return (
-        o is not None
-        and o.kind is OutcomeKind.HTTP
-        and o.status is not None
-        and 200 <= o.status < 400
-    )
+    return r.outcome is not None and r.outcome.is_acceptance
 
 
 def rejected(r: ProbeResult) -> bool:
-    o = r.outcome
-    if o is None:
-        return False
-    return (
-        o.kind is OutcomeKind.TLS_ALERT
-        or o.is_tls_hangup
-        or (o.kind is OutcomeKind.HTTP and o.status in REJECT_STATUSES)
-    )
+    return r.outcome is not None and r.outcome.is_refusal
 
 
 def said(r: ProbeResult) -> str:

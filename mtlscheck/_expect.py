@@ -24,12 +24,12 @@ from enum import StrEnum
 
 from mtlscheck._alerts import ALERT_NAMES
 from mtlscheck._errors import UsageError
-from mtlscheck._model import Outcome, OutcomeKind, Phase
+from mtlscheck._model import REJECT_STATUSES, Outcome, OutcomeKind, Phase
 
 __all__ = ["REJECT_STATUSES", "Expectation", "ServerProfile", "default_expectation"]
 
-REJECT_STATUSES = frozenset({400, 401, 403, 495, 496})
-"""HTTP answers that mean "your certificate was refused" (495/496: nginx's internal codes)."""
+# REJECT_STATUSES lives with Outcome.is_refusal (mtlscheck._model); re-exported here.
+
 
 _CONNECT_REASONS = frozenset(
     {
@@ -76,13 +76,9 @@ class _Term:
             )
         word = m["word"]
         if word == "accepted":
-            return o.kind is OutcomeKind.HTTP and o.status is not None and 200 <= o.status < 400
+            return o.is_acceptance
         if word == "rejected":
-            return (
-                o.kind is OutcomeKind.TLS_ALERT
-                or o.is_tls_hangup
-                or (o.kind is OutcomeKind.HTTP and o.status in REJECT_STATUSES)
-            )
+            return o.is_refusal
         if word == "not-tls":
             return o.kind is OutcomeKind.NOT_TLS
         if word == "tls-local":

@@ -23,20 +23,13 @@ from collections.abc import Sequence
 
 from mtlscheck._model import AuthVerdict, OutcomeKind, ProbeResult
 from mtlscheck._probes import CATALOGUE, RequestSpec
-from mtlscheck._verdict import is_refusal, tied_to_certificate
+from mtlscheck._verdict import tied_to_certificate
 
 __all__ = ["layered_verdict"]
 
 
 def _accepted(r: ProbeResult) -> bool:
-    o = r.outcome
-    return (
-        o is not None
-        and o.kind is OutcomeKind.HTTP
-        and o.status is not None
-        and o.status < 400
-        and o.status >= 200
-    )
+    return r.outcome is not None and r.outcome.is_acceptance
 
 
 def _names(rs: Sequence[ProbeResult]) -> str:
@@ -99,7 +92,7 @@ def layered_verdict(
         r
         for r in bad
         if r.outcome is not None
-        and is_refusal(r.outcome)
+        and r.outcome.is_refusal
         and tied_to_certificate(r.outcome, r.facts)
     ]
     if not bad:

@@ -96,6 +96,9 @@ class Severity(StrEnum):
 # (the server hung up before any ServerHello) they are not a verdict on the certificate.
 TLS_PHASE_HANGUPS = frozenset({"reset", "closed"})
 
+REJECT_STATUSES = frozenset({400, 401, 403, 495, 496})
+"""HTTP answers that mean "your certificate was refused" (495/496: nginx's internal codes)."""
+
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
@@ -115,6 +118,23 @@ class Outcome:
     """Free text: nginx's 400 reason, the OpenSSL error string, ..."""
     server: str = ""
     """For ``http``: the ``Server`` header, if the server sent one."""
+
+    @property
+    def is_acceptance(self) -> bool:
+        """An HTTP 2xx/3xx: the server let the client in."""
+        return (
+            self.kind is OutcomeKind.HTTP and self.status is not None and 200 <= self.status < 400
+        )
+
+    @property
+    def is_refusal(self) -> bool:
+        """Looks like a rejection - any alert, a TLS-phase hang-up, HTTP 400/401/403/495/496 -
+        before asking whether it is about the certificate (:mod:`mtlscheck._verdict`)."""
+        return (
+            self.kind is OutcomeKind.TLS_ALERT
+            or self.is_tls_hangup
+            or (self.kind is OutcomeKind.HTTP and self.status in REJECT_STATUSES)
+        )
 
     @property
     def is_tls_hangup(self) -> bool:

@@ -94,28 +94,29 @@ def _ssl_reasons(exc: BaseException) -> str:
     return "; ".join(p for p in parts if p).lower()
 
 
-def _http_protocol_errors() -> tuple[type[BaseException], ...]:
-    """httpx/httpcore's "the response is not valid HTTP" errors, if those modules are loaded
-    (they are whenever an HTTP request was made; this module must not import them itself)."""
+def _http_errors(
+    httpx_names: tuple[str, ...], httpcore_names: tuple[str, ...]
+) -> tuple[type[BaseException], ...]:
+    """Exception classes of httpx/httpcore by name, if those modules are loaded (they are
+    whenever an HTTP request was made; this module must not import them itself)."""
     found: list[type[BaseException]] = []
-    httpx = sys.modules.get("httpx")
-    if httpx is not None:
-        found += [httpx.RemoteProtocolError, httpx.DecodingError]
-    httpcore = sys.modules.get("httpcore")
-    if httpcore is not None:
-        found.append(httpcore.RemoteProtocolError)
+    for module, names in (("httpx", httpx_names), ("httpcore", httpcore_names)):
+        loaded = sys.modules.get(module)
+        if loaded is not None:
+            found += [getattr(loaded, n) for n in names]
     return tuple(found)
+
+
+def _http_protocol_errors() -> tuple[type[BaseException], ...]:
+    """ "The response is not valid HTTP"."""
+    return _http_errors(("RemoteProtocolError", "DecodingError"), ("RemoteProtocolError",))
 
 
 def _http_transport_errors() -> tuple[type[BaseException], ...]:
-    found: list[type[BaseException]] = []
-    httpx = sys.modules.get("httpx")
-    if httpx is not None:
-        found += [httpx.TransportError, httpx.DecodingError]
-    httpcore = sys.modules.get("httpcore")
-    if httpcore is not None:
-        found += [httpcore.NetworkError, httpcore.TimeoutException, httpcore.ProtocolError]
-    return tuple(found)
+    """Anything httpx/httpcore raise about the connection or the peer."""
+    return _http_errors(
+        ("TransportError", "DecodingError"), ("NetworkError", "TimeoutException", "ProtocolError")
+    )
 
 
 def is_wire_error(exc: BaseException) -> bool:

@@ -1,7 +1,9 @@
-"""Run probes: one TCP connection, one handshake, one HTTP request each; then verdicts.
+"""Run one probe: one TCP connection, one handshake, one HTTP request.
 
-Probes of a target run concurrently (bounded): each is independent and mostly waits on the
-network, and pyOpenSSL releases the GIL while it does.
+:class:`Target` (a validated URL and its curl-like options) and :class:`Plan` (what to run
+against it) are the inputs; :func:`run_probe` returns the outcome :func:`mtlscheck._outcome.
+classify` made of the wire record.  Running many probes over many targets, in one bounded
+pool, is :mod:`mtlscheck._fleet`'s job.
 """
 
 from __future__ import annotations

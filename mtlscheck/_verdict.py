@@ -22,11 +22,11 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 
-from mtlscheck._expect import REJECT_STATUSES, Expectation
+from mtlscheck._expect import Expectation
 from mtlscheck._model import HandshakeFacts, Outcome, OutcomeKind, ProbeResult, Verdict
 from mtlscheck._outcome import NGINX_CERT_REASONS
 
-__all__ = ["CERT_ALERTS", "against_control", "is_refusal", "judge", "tied_to_certificate"]
+__all__ = ["CERT_ALERTS", "against_control", "judge", "tied_to_certificate"]
 
 CERT_ALERTS = frozenset(
     {
@@ -41,15 +41,6 @@ CERT_ALERTS = frozenset(
     }
 )
 """Alerts that only ever concern a certificate (RFC 8446 §6.2)."""
-
-
-def is_refusal(o: Outcome) -> bool:
-    """Does the outcome look like a rejection (before asking whether it is about the cert)?"""
-    return (
-        o.kind is OutcomeKind.TLS_ALERT
-        or o.is_tls_hangup
-        or (o.kind is OutcomeKind.HTTP and o.status in REJECT_STATUSES)
-    )
 
 
 def tied_to_certificate(o: Outcome, facts: HandshakeFacts | None) -> bool:
@@ -94,7 +85,7 @@ def judge(
         which = f"TLS {version}" if version else "the TLS version offered"
         return Verdict.ERROR, f"the server does not offer {which} (protocol_version)"
     if (
-        is_refusal(outcome)
+        outcome.is_refusal
         and not tied_to_certificate(outcome, facts)
         and not expectation.mentions_failure()
     ):
@@ -154,8 +145,8 @@ def against_control(results: Sequence[ProbeResult]) -> list[ProbeResult]:
             and spec.expectation is None
             and r.outcome is not None
             and valid is not None
-            and is_refusal(r.outcome)
-            and is_refusal(valid)
+            and r.outcome.is_refusal
+            and valid.is_refusal
             and _same_refusal(r.outcome, valid)
             and not _certificate_specific(r.outcome, r.facts)
         ):
