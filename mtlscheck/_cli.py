@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TextIO
 import typer
 
 from mtlscheck import _cli_lint
+from mtlscheck._cli_common import BaselineOpt, ColorOpt, FormatOpt, OutputOpt
 from mtlscheck._cli_offline import register as register_offline
 from mtlscheck._cli_pki import pki_app
 from mtlscheck._cli_report import report_app
@@ -263,18 +264,8 @@ def _finish(run: RunResult, code: int | None = None) -> NoReturn:
     raise typer.Exit(run.exit_code if code is None else code)
 
 
-FormatOpt = Annotated[
-    str, typer.Option("--format", "-f", help="console, json, junit, markdown or sarif.")
-]
-OutputOpt = Annotated[Path | None, typer.Option("--output", "-o", help="Write the report to FILE.")]
 VerboseOpt = Annotated[
     bool, typer.Option("--verbose", "-v", help="Full handshake facts and commands per probe.")
-]
-ColorOpt = Annotated[
-    bool | None,
-    typer.Option(
-        "--color/--no-color", help="Force colour on or off (default: auto, NO_COLOR honoured)."
-    ),
 ]
 
 
@@ -429,14 +420,7 @@ def probe(
         Path | None,
         typer.Option("--save-certs", help="Keep minted certificates here (for the curl commands)."),
     ] = None,
-    baseline: Annotated[
-        Path | None,
-        typer.Option(
-            "--baseline",
-            help="Earlier JSON report: exit 1 only on regressions against it (a probe that "
-            "passed fails, a new error finding, a worse verdict); prints what changed.",
-        ),
-    ] = None,
+    baseline: BaselineOpt = None,
     shard: Annotated[
         str | None,
         typer.Option(

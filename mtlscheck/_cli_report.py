@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Annotated, TextIO
 
 import typer
 
+from mtlscheck._cli_common import BaselineOpt, ColorOpt, FormatOpt, OutputOpt
+
 if TYPE_CHECKING:
     from mtlscheck._baseline import Comparison
     from mtlscheck._report._load import Report
@@ -84,28 +86,13 @@ def merge(
             help="JSON reports (--format json) of the shards; any order.", show_default=False
         ),
     ],
-    fmt: Annotated[
-        str,
-        typer.Option("--format", "-f", help="console, json, junit, markdown or sarif."),
-    ] = "console",
-    output: Annotated[
-        Path | None, typer.Option("--output", "-o", help="Write the report to FILE.")
-    ] = None,
+    fmt: FormatOpt = "console",
+    output: OutputOpt = None,
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="Details of every target, not only failed.")
     ] = False,
-    color: Annotated[
-        bool | None,
-        typer.Option(
-            "--color/--no-color", help="Force colour on or off (default: auto, NO_COLOR honoured)."
-        ),
-    ] = None,
-    baseline: Annotated[
-        Path | None,
-        typer.Option(
-            "--baseline", help="Earlier JSON report: exit 1 only on regressions against it."
-        ),
-    ] = None,
+    color: ColorOpt = None,
+    baseline: BaselineOpt = None,
     allow_missing: Annotated[
         bool,
         typer.Option("--allow-missing", help="Merge even when some shards' reports are missing."),
