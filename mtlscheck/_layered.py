@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from mtlscheck._model import AuthVerdict, OutcomeKind, ProbeResult
+from mtlscheck._model import AuthVerdict, OutcomeKind, ProbeResult, Verdict
 from mtlscheck._probes import CATALOGUE, RequestSpec
 from mtlscheck._verdict import tied_to_certificate
 
@@ -88,10 +88,14 @@ def layered_verdict(
             "the certificate is requested only after the request "
             "(TLS 1.2 renegotiation / TLS 1.3 post-handshake auth)",
         )
+    # The probe's own verdict already weighed the evidence, including the valid probe as
+    # the control (an `error` refusal is inconclusive); the outcome must also be tied to the
+    # certificate, whatever the user's expectation said.
     proven = [
         r
         for r in bad
         if r.outcome is not None
+        and r.verdict is not Verdict.ERROR
         and r.outcome.is_refusal
         and tied_to_certificate(r.outcome, r.facts)
     ]

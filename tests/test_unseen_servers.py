@@ -177,3 +177,6 @@ def test_a_server_that_hangs_up_on_everyone_proves_nothing(
             assert r.outcome.phase is Phase.AFTER_HANDSHAKE, what
         assert revoked.verdict is not Verdict.PASS, what
         assert got[("no-cert", tls)].verdict is Verdict.PASS, what
+    # ... and the per-target verdict does not count that hang-up as enforcement either.
+    for res in runs:
+        assert "not proven: revoked" in res.auth_reason, res.auth_reason
