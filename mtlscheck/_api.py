@@ -159,6 +159,26 @@ def _profile(server: str | ServerProfile) -> ServerProfile:
         ) from None
 
 
+def _check_url(url: str, o: CheckOptions) -> None:
+    from mtlscheck._secrets import has_userinfo
+    from mtlscheck._validate import parse_https_url
+
+    parse_https_url(url)
+    if has_userinfo(url) and not o.user_from_url:
+        # Never echo the URL here: it holds the password.
+        raise UsageError(
+            "the URL carries credentials (user[:password]@host); they would be sent as HTTP "
+            "Basic auth: pass --user-from-url (check(user_from_url=True)) if that is meant"
+        )
+
+
+def _for_url(prep: Prepared, url: str, o: CheckOptions) -> Prepared:
+    """``prepare(url, options=o)`` for options already prepared for another URL: only the URL
+    is new, so no file is read again (a 10,000-URL fleet loads its PKI once)."""
+    _check_url(url, o)
+    return dataclasses.replace(prep, target=dataclasses.replace(prep.target, url=url))
+
+
 def prepare(url: str, *, options: CheckOptions | None = None, **kwargs: Any) -> Prepared:
     """Validate the arguments of :func:`check` and load its files; raise on the first problem.
 
@@ -166,18 +186,8 @@ def prepare(url: str, *, options: CheckOptions | None = None, **kwargs: Any) -> 
     never connects, never writes a file.  ``kwargs`` are :class:`CheckOptions` fields, on
     top of ``options``.
     """
-    from mtlscheck._validate import parse_https_url
-
     o = CheckOptions.of(options, kwargs)
-    parse_https_url(url)  # first: every other check may assume a well-formed URL string
-    from mtlscheck._secrets import has_userinfo
-
-    if has_userinfo(url) and not o.user_from_url:
-        # Never echo the URL here: it holds the password.
-        raise UsageError(
-            "the URL carries credentials (user[:password]@host); they would be sent as HTTP "
-            "Basic auth: pass --user-from-url (check(user_from_url=True)) if that is meant"
-        )
+    _check_url(url, o)  # first: every other check may assume a well-formed URL string
     profile = _profile(o.server)
     from mtlscheck._validate import check_method
 
@@ -370,7 +380,14 @@ def run_many(
     from mtlscheck._revocation import annotate
 
     given = [(u, o if isinstance(o, CheckOptions) else CheckOptions(**o)) for u, o in specs]
-    preps = [prepare(url, options=opts) for url, opts in given]
+    first: dict[str, Prepared] = {}
+    preps: list[Prepared] = []
+    for url, opts in given:
+        key = _options_key(opts)
+        if key in first:
+            preps.append(_for_url(first[key], url, opts))
+        else:
+            preps.append(first.setdefault(key, prepare(url, options=opts)))
     run_deadline = None if deadline is None else time.monotonic() + _seconds(deadline, "--deadline")
     conc = DEFAULT_CONCURRENCY if concurrency is None else _count(concurrency, "--concurrency")
     host_cap = DEFAULT_PER_HOST if per_host is None else _count(per_host, "--per-host")

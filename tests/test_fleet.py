@@ -254,3 +254,23 @@ def test_cli_json_report_of_a_fleet(
     assert [t["target"] for t in doc["targets"]] == urls
     assert all(pr["curl"].startswith("curl ") for t in doc["targets"] for pr in t["probes"])
     assert not list(tmp_path.glob(".fleet.json.*"))  # no temporary file left behind
+
+
+def test_a_fleet_loads_its_files_once(test_pki_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """URLs sharing their options share one validation: the PKI is read once, not per URL;
+    each URL is still checked on its own (a bad one is still a usage error)."""
+    from mtlscheck._pki import PKI as PKIClass
+
+    loads: list[object] = []
+    real = PKIClass.load.__func__  # type: ignore[attr-defined]
+
+    def counting(cls: type[PKIClass], *args: object, **kwargs: object) -> PKIClass:
+        loads.append(args)
+        return real(cls, *args, **kwargs)  # type: ignore[no-any-return]
+
+    monkeypatch.setattr(PKIClass, "load", classmethod(counting))
+    urls = [f"https://localhost:{_refused_port()}/t{i}" for i in range(20)]
+    run = mtlscheck.check_many(urls, pki=test_pki_dir, probes=["no-cert"], tls="1.3")
+    assert len(run.targets) == 20 and len(loads) == 1
+    with pytest.raises(mtlscheck.UsageError):
+        mtlscheck.check_many([urls[0], "https://u:pw@localhost:1/"], pki=test_pki_dir)
