@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import threading
 import traceback
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,14 +25,12 @@ from mtlscheck._model import (
     HandshakeFacts,
     Outcome,
     OutcomeKind,
-    ProbeResult,
-    TargetResult,
 )
 from mtlscheck._outcome import classify, is_wire_error
 from mtlscheck._probes import CATALOGUE, ProbeRequest, RequestOptions, Skip, probe_request
 from mtlscheck._tls import TLSClient, TLSSettings
 
-__all__ = ["Plan", "Target", "probe_headers", "probe_settings", "run_probe", "run_target"]
+__all__ = ["Plan", "Target", "probe_headers", "probe_settings", "run_probe"]
 
 _BODY_LIMIT = 16384
 _SERVER_LIMIT = 120
@@ -256,30 +253,6 @@ def _http(
             resp.close()
     finally:
         transport.close()
-
-
-def run_target(
-    target: Target,
-    plan: Plan,
-    *,
-    workers: int = 4,
-    on_result: Callable[[ProbeResult], None] | None = None,
-    deadline: float | None = None,
-    cancel: threading.Event | None = None,
-) -> TargetResult:
-    """Every probe of the plan over every TLS version, then verdicts and findings: a fleet of
-    one (see :func:`mtlscheck._fleet.run_fleet`)."""
-    from mtlscheck._fleet import run_fleet
-
-    (result,) = run_fleet(
-        [(target, plan)],
-        concurrency=workers,
-        per_host=workers,
-        deadline=deadline,
-        cancel=cancel,
-        on_result=on_result,
-    )
-    return result
 
 
 def default_expectations(
