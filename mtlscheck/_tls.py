@@ -263,7 +263,8 @@ class TLSClient:
         conn = SSL.Connection(ctx, self._sock)
         conn.set_app_data(self)
         self._conn = conn
-        self.pha_offered = _PHA_AVAILABLE
+        # What build_context could do for this connection's context (the binding may vanish).
+        self.pha_offered = _pha_function() is not None
         name = s.sni_name
         if not is_ip_address(name):
             conn.set_tlsext_host_name(to_ascii_host(name).encode("ascii"))
@@ -501,9 +502,6 @@ def _pha_function() -> Callable[[object, int], None] | None:
         return None
     fn = getattr(lib, "SSL_CTX_set_post_handshake_auth", None)
     return fn if callable(fn) else None
-
-
-_PHA_AVAILABLE = _pha_function() is not None
 
 
 _SHARED_LIMIT = 4096

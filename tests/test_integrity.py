@@ -179,6 +179,8 @@ def test_missing_post_handshake_auth_binding_does_not_break_probes(
     # Every client context made now goes through the failing import.
     res = mtlscheck.check(nginx_mtls.url, pki=test_pki_dir, probes=["no-cert", "valid"])
     assert all(r.verdict is Verdict.PASS for r in res.results)
+    # ... and the facts say the offer was not made, instead of what the import found at start
+    assert all(r.facts is not None and not r.facts.post_handshake_auth for r in res.results)
 
 
 # ------------------------------------------------------------------ deadlines
