@@ -8,9 +8,11 @@ mtlscheck did.  Two rules shape it:
   it checks from the URL only, and applies ``--connect-to``/``--resolve`` only to the URL's
   host.  So the printed URL names the servername, ``--connect-to`` sends curl where the probe
   connected, and ``-H Host:`` keeps the Host header the probe sent.
-- Credentials (URL userinfo, ``Authorization``/``Cookie``/API-key headers, the PKCS#12
-  password) never appear as values: the command names an environment variable to set first
-  (see :mod:`mtlscheck._secrets`), so it can be pasted into a ticket or a CI log.
+- Credentials (URL userinfo, ``Authorization``/``Cookie``/API-key headers, a query with a
+  secret parameter, the PKCS#12 password) never appear as values: the command names an
+  environment variable to set first (see :mod:`mtlscheck._secrets`), so it can be pasted into
+  a ticket or a CI log.  A secret query is taken whole from ``$MTLSCHECK_QUERY``, as userinfo
+  is from ``$MTLSCHECK_USERINFO``: the request stays byte for byte the probe's.
 """
 
 from __future__ import annotations
@@ -24,10 +26,13 @@ from mtlscheck._identity import ClientIdentity
 from mtlscheck._secrets import (
     KEY_PASSWORD_ENV,
     P12_PASSWORD_ENV,
+    QUERY_ENV,
     USERINFO_ENV,
+    has_secret_query,
     has_userinfo,
     header_env_var,
     is_secret_header,
+    public_query,
     strip_userinfo,
 )
 from mtlscheck._tls import TLSSettings
@@ -85,6 +90,10 @@ def curl_command(
         args += ["--cacert", str(settings.cafile)]
     host, port = settings.host, settings.port
     request_url = strip_userinfo(url)
+    secret_query = has_secret_query(url)
+    if secret_query:  # the query comes from $MTLSCHECK_QUERY (appended at the end)
+        u = urlsplit(request_url)
+        request_url = urlunsplit((u.scheme, u.netloc, u.path or "/", "", ""))
     sni = settings.sni or settings.servername
     if sni and sni.strip("[]").lower() != host.strip("[]").lower():
         # curl's SNI and name check come from the URL: put the servername there, connect
@@ -127,7 +136,7 @@ def curl_command(
             args += ["-H", _env_arg(f"{k}: ", header_env_var(k))]
         else:
             args += ["-H", f"{k}: {v}"]
-    args.append(request_url)
+    args.append(_env_arg(f"{request_url}?", QUERY_ENV) if secret_query else request_url)
     return " ".join(_quote(a) for a in args)
 
 
@@ -147,7 +156,9 @@ def _plain_curl(
     for k, v in headers:
         if not is_secret_header(k):
             args += ["-H", f"{k}: {v}"]
-    args.append(urlunsplit(("http", f"{_bracket(host)}:{port}", u.path or "/", u.query, "")))
+    # Secret query parameters are left out, as secret headers are: never sent in clear.
+    query = public_query(u.query)
+    args.append(urlunsplit(("http", f"{_bracket(host)}:{port}", u.path or "/", query, "")))
     return " ".join(_quote(a) for a in args)
 
 

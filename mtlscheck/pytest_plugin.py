@@ -160,11 +160,14 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_report_header(config: pytest.Config) -> list[str] | None:
+    from mtlscheck._secrets import redact_url  # light: the standard library only
+
     settings = get_settings(config)
     lines: list[str] = []
     if settings.target is not None:
         lines.append(
-            f"mtlscheck: probing target {settings.target} (from {settings.sources['target']})"
+            f"mtlscheck: probing target {redact_url(settings.target)} "
+            f"(from {settings.sources['target']})"
         )
     if settings.target_list:
         lines.append(

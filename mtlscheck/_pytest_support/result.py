@@ -17,6 +17,7 @@ from mtlscheck._model import (
 )
 from mtlscheck._report._base import display_actual
 from mtlscheck._report._text import finding_lines, probe_lines
+from mtlscheck._secrets import redact_url
 
 __all__ = ["ProbeRun", "ProbeRuns", "assertrepr", "detail_lines", "short_finding_lines"]
 
@@ -88,14 +89,14 @@ class ProbeRun(TargetResult):
 
     def __repr__(self) -> str:
         rows = ", ".join(f"{n}={a}" for n, a in self.outcomes.items())
-        return f"<ProbeRun {self.target} {rows}>"
+        return f"<ProbeRun {redact_url(self.target)} {rows}>"
 
     def explain(self, expectation: str, *, verbose: bool = False) -> list[str]:
         """Lines for a failed ``run == expectation``: expected vs actual, facts, findings."""
         from mtlscheck._expect import Expectation
 
         probes = ", ".join(dict.fromkeys(r.probe for r in self.results)) or "no probe"
-        lines = [f"mtls probe {probes} of {self.target} == {expectation!r}"]
+        lines = [f"mtls probe {probes} of {redact_url(self.target)} == {expectation!r}"]
         try:
             exp: Expectation | None = Expectation.parse(expectation)
         except MtlscheckError as exc:
@@ -162,7 +163,10 @@ class ProbeRuns(RunResult):
         for run in self.runs:
             if run.target.rstrip("/") == key.rstrip("/"):
                 return run
-        raise KeyError(f"{key!r}: this run has {', '.join(t.target for t in self.targets)}")
+        raise KeyError(
+            f"{redact_url(str(key))!r}: this run has "
+            f"{', '.join(redact_url(t.target) for t in self.targets)}"
+        )
 
     def select(self, probe: str) -> ProbeRuns:
         """Every target narrowed to ``probe`` (:meth:`TargetResult.select`)."""
@@ -181,7 +185,7 @@ class ProbeRuns(RunResult):
         return {t.target: t.outcomes for t in self.runs}
 
     def __repr__(self) -> str:
-        return f"<ProbeRuns {', '.join(t.target for t in self.targets)}>"
+        return f"<ProbeRuns {', '.join(redact_url(t.target) for t in self.targets)}>"
 
     def explain(self, expectation: str, *, verbose: bool = False) -> list[str]:
         """Lines for a failed ``runs == expectation``: one line per target, then the
@@ -196,12 +200,12 @@ class ProbeRuns(RunResult):
         bad_ids = {id(t) for t in bad}
         for t in self.runs:
             mark = "no match" if id(t) in bad_ids else "ok"
-            lines.append(f"  {t.target}  {t.auth_verdict}  {mark}")
+            lines.append(f"  {redact_url(t.target)}  {t.auth_verdict}  {mark}")
         for i, t in enumerate(bad if not verbose else list(self.runs)):
             detail = t.explain(expectation, verbose=verbose)
             if i and not verbose:  # after the first: only the rows that say what differed
                 detail = [d for d in detail if d.startswith("  ") and "<- no match" in d]
-                detail.insert(0, f"mtls probe of {t.target}:")
+                detail.insert(0, f"mtls probe of {redact_url(t.target)}:")
             lines.extend(detail)
         return lines
 

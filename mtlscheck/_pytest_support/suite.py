@@ -14,6 +14,7 @@ from mtlscheck._model import ProbeResult, TargetResult, Verdict
 from mtlscheck._pytest_support.result import detail_lines, short_finding_lines
 from mtlscheck._report._base import display_actual
 from mtlscheck._report._text import verdict_line
+from mtlscheck._secrets import redact_url
 from mtlscheck._suite import SuiteTarget, load_suite
 from mtlscheck.pytest_plugin import Settings, get_settings
 
@@ -111,7 +112,7 @@ def failure_text(item_name: str, target: SuiteTarget, r: ProbeResult, tr: Target
     row = (r.probe, r.tls_version or "-", r.expected, display_actual(r), str(r.verdict).upper())
     widths = [max(len(a), len(b)) for a, b in zip(head, row, strict=True)]
     lines = [
-        f"{target.name} ({target.url}): {item_name} did not meet its expectation",
+        f"{target.name} ({redact_url(target.url)}): {item_name} did not meet its expectation",
         "  " + "  ".join(h.ljust(w) for h, w in zip(head, widths, strict=True)).rstrip(),
         "  " + "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip(),
     ]
@@ -174,7 +175,7 @@ class SuiteItem(pytest.Item):
         line = self.target_node.target.line
         # Not a suffix of the node id, so ``-v`` shows the node id verbatim (pytest would turn
         # the dots of "api.internal" into "::"); also the headline of a failure.
-        where = f"{self.target_node.name}::{self.name} ({self.target_node.target.url})"
+        where = f"{self.target_node.name}::{self.name} ({redact_url(self.target_node.target.url)})"
         return self.path, None if line is None else line - 1, where
 
 
@@ -188,6 +189,6 @@ def collection_summary(items: list[pytest.Item]) -> list[str] | None:
     if not targets:
         return None
     return [
-        f"mtlscheck: suite target {nodeid} -> {t.url} ({n} items)"
+        f"mtlscheck: suite target {nodeid} -> {redact_url(t.url)} ({n} items)"
         for nodeid, (t, n) in targets.items()
     ]
