@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from mtlscheck._model import (
         AuthVerdict,
         CertInfo,
+        Commands,
         Finding,
         HandshakeFacts,
         Outcome,
@@ -43,6 +44,7 @@ __all__ = [
     "CertInfo",
     "CheckOptions",
     "ClientIdentity",
+    "Commands",
     "Expectation",
     "Finding",
     "HandshakeFacts",
@@ -82,6 +84,7 @@ _WHERE = {
     "load_identity": "_identity",
     "AuthVerdict": "_model",
     "CertInfo": "_model",
+    "Commands": "_model",
     "Finding": "_model",
     "HandshakeFacts": "_model",
     "Outcome": "_model",

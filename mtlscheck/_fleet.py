@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -21,7 +22,6 @@ from dataclasses import dataclass, field
 
 from OpenSSL import SSL
 
-from mtlscheck._commands import curl_command, openssl_command
 from mtlscheck._hostname import to_ascii_host
 from mtlscheck._identity import ClientIdentity
 from mtlscheck._io import Cancelled, Deadline, resolve
@@ -34,9 +34,10 @@ from mtlscheck._model import (
     Verdict,
 )
 from mtlscheck._outcome import classify
-from mtlscheck._probes import Skip
+from mtlscheck._probes import ProbeRequest, Skip
+from mtlscheck._reproduce import ProbeCommands
 from mtlscheck._runner import Plan, Target, probe_headers, probe_settings, run_probe
-from mtlscheck._tls import TLSClient, build_context
+from mtlscheck._tls import TLSClient, TLSSettings, build_context
 from mtlscheck._verdict import against_control, judge
 
 __all__ = ["DEFAULT_CONCURRENCY", "DEFAULT_PER_HOST", "run_fleet"]
@@ -64,6 +65,17 @@ class _TargetState:
     dns_error: BaseException | None = None
     no_tls_server: tuple[Outcome, HandshakeFacts] | None = None
     """The first probe's outcome when it found no TLS server here (see :func:`_one`)."""
+    settings: dict[str | None, TLSSettings] = field(default_factory=dict)
+    """Per TLS version, the settings its probes share (each probe's result keeps them, for
+    its reproduce commands: one object per target and version, not one per probe)."""
+
+    def probe_settings(self, version: str | None, request: ProbeRequest | None) -> TLSSettings:
+        if request is not None and request.servername:
+            return probe_settings(self.target, version, request)
+        found = self.settings.get(version)
+        if found is None:
+            found = self.settings.setdefault(version, probe_settings(self.target, version))
+        return found
 
 
 def _context_key(
@@ -273,10 +285,11 @@ def _one(
     ident = plan.identities.get(name)
     expected = plan.expectations[name]
     request = plan.request(name, target)  # the probe's headers, SNI or plain HTTP
-    settings = probe_settings(target, version, request)
+    settings = state.probe_settings(version, request)
+    expected_text = sys.intern(str(expected))  # one copy per expectation, not one per probe
     if isinstance(ident, Skip):
         return ProbeResult(
-            name, target.url, version, str(expected), Verdict.SKIP, reason=ident.reason
+            name, target.url, version, expected_text, Verdict.SKIP, reason=ident.reason
         )
     t0 = time.perf_counter()
     deadline = Deadline.after(target.timeout, cancel).earliest(run_deadline)
@@ -314,22 +327,19 @@ def _one(
         name,
         target.url,
         version,
-        str(expected),
+        expected_text,
         verdict,
         outcome,
         facts,
         reason=why,
-        curl=curl_command(
+        commands=ProbeCommands(
             target.url,
             settings,
             ident,
             method=target.method,
             headers=probe_headers(target, request),
-            plain_http=request is not None and request.plain_http,
+            plain_http=plain,
         ),
-        openssl=""
-        if request is not None and request.plain_http
-        else openssl_command(settings, ident),
         duration_ms=(time.perf_counter() - t0) * 1000,
         traceback=tb,
     )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
 
 __all__ = [
     "AuthVerdict",
@@ -297,6 +297,26 @@ class RevocationInfo:
         }
 
 
+class Reproduce(Protocol):
+    """The command lines that reproduce a probe.  The engine's recipe builds them on access
+    (:class:`mtlscheck._reproduce.ProbeCommands`); a report read back from JSON has them as
+    text (:class:`Commands`)."""
+
+    @property
+    def curl(self) -> str: ...
+
+    @property
+    def openssl(self) -> str: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Commands:
+    """Reproduce commands given as text."""
+
+    curl: str = ""
+    openssl: str = ""
+
+
 @dataclass(frozen=True, slots=True)
 class ProbeResult:
     """One probe against one target over one TLS version."""
@@ -313,15 +333,23 @@ class ProbeResult:
     facts: HandshakeFacts | None = None
     reason: str = ""
     """Why the probe was skipped or errored; empty otherwise."""
-    curl: str = ""
-    """A ``curl`` command line that reproduces the probe."""
-    openssl: str = ""
-    """An ``openssl s_client`` command line that reproduces the handshake."""
+    commands: Reproduce | None = None
+    """How to reproduce the probe by hand (see :attr:`curl` and :attr:`openssl`)."""
     duration_ms: float = 0.0
     traceback: str = ""
     """For an ``internal-error`` outcome: where mtlscheck failed (shown with ``-v``, in JSON)."""
     revocation: RevocationInfo | None = None
     """For the ``revoked`` probe: was revocation enforced, and by which mechanism could it be."""
+
+    @property
+    def curl(self) -> str:
+        """A ``curl`` command line that reproduces the probe ("" when there is none)."""
+        return "" if self.commands is None else self.commands.curl
+
+    @property
+    def openssl(self) -> str:
+        """An ``openssl s_client`` command line that reproduces the handshake."""
+        return "" if self.commands is None else self.commands.openssl
 
     @property
     def name(self) -> str:
@@ -519,8 +547,7 @@ def slim_target(target: TargetResult) -> TargetResult:
                 facts=None
                 if r.facts is None
                 else (_SLIM_HELLO if r.facts.server_hello_seen else _SLIM_NONE),
-                curl="",
-                openssl="",
+                commands=None,
                 traceback="",
             )
             for r in target.results

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import sys
 import traceback
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -247,7 +248,8 @@ def _http(
                 # (reset, timeout, endless stream) does not change it.
                 if not is_wire_error(exc):
                     raise
-            server = resp.headers.get("server", "")[:_SERVER_LIMIT]
+            # Interned: a fleet's servers mostly send the same few names.
+            server = sys.intern(resp.headers.get("server", "")[:_SERVER_LIMIT])
             return resp.status_code, body[:_BODY_LIMIT], server
         finally:
             resp.close()

@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import socket
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -47,7 +48,7 @@ _ANSWER_WAIT_MAX = 2.0
 _HARVEST_WAIT = 0.5
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class TLSSettings:
     """How to connect: where, which name to send and check, what to trust, how long to wait."""
 
@@ -409,7 +410,7 @@ class TLSClient:
             return (), None
         peer = self._conn.get_peer_cert_chain(as_cryptography=True) or []
         found = (
-            tuple(cert_info(c) for c in peer),
+            _shared(tuple(cert_info(c) for c in peer)),
             self.settings.covered_by(peer[0]) if peer else None,
         )
         if self.handshake_done:
@@ -440,14 +441,16 @@ class TLSClient:
         chain: tuple[CertInfo, ...] = ()
         hostname_ok: bool | None = None
         if conn is not None and self.handshake_done:
-            protocol = conn.get_protocol_version_name()
-            cipher = conn.get_cipher_name()
+            # Interned: a fleet run holds one copy of "TLSv1.3", not one per probe.
+            protocol = sys.intern(conn.get_protocol_version_name())
+            name = conn.get_cipher_name()
+            cipher = None if name is None else sys.intern(name)
         if conn is not None and (
             self.handshake_done or self.cert_requested or self.cert_requested_late
         ):
             # Also after a failed handshake: the CertificateRequest was read, and its CA
             # names are what a user needs when the server (TLS 1.2) rejects with an alert.
-            ca_names = _shared_ca_list(
+            ca_names = _shared(
                 tuple(n.rfc4514_string() for n in conn.get_client_ca_list(as_cryptography=True))
             )
         if conn is not None:
@@ -464,7 +467,7 @@ class TLSClient:
             post_handshake_auth=self.pha_offered,
             client_chain=()
             if self.identity is None
-            else tuple(cert_info(c) for c in (self.identity.cert, *self.identity.chain)),
+            else _shared(tuple(cert_info(c) for c in (self.identity.cert, *self.identity.chain))),
             server_chain=chain,
             handshake_completed=self.handshake_done,
             server_hello_seen=self.server_hello_seen,
@@ -506,7 +509,7 @@ def _pha_function() -> Callable[[object, int], None] | None:
 
 _SHARED_LIMIT = 4096
 _cert_infos: dict[bytes, CertInfo] = {}
-_ca_lists: dict[tuple[str, ...], tuple[str, ...]] = {}
+_shared_tuples: dict[tuple[object, ...], tuple[object, ...]] = {}
 
 
 def cert_info(cert: x509.Certificate) -> CertInfo:
@@ -529,11 +532,11 @@ def cert_info(cert: x509.Certificate) -> CertInfo:
     return found
 
 
-def _shared_ca_list(names: tuple[str, ...]) -> tuple[str, ...]:
-    """One shared tuple per distinct advertised CA list (see :func:`cert_info`)."""
-    found = _ca_lists.get(names)
+def _shared(items: tuple[_T, ...]) -> tuple[_T, ...]:
+    """One shared tuple per distinct CA list or certificate chain (see :func:`cert_info`)."""
+    found = _shared_tuples.get(items)
     if found is None:
-        if len(_ca_lists) >= _SHARED_LIMIT:
-            _ca_lists.clear()
-        found = _ca_lists.setdefault(names, names)
-    return found
+        if len(_shared_tuples) >= _SHARED_LIMIT:
+            _shared_tuples.clear()
+        found = _shared_tuples.setdefault(items, items)
+    return found  # type: ignore[return-value]  # equal to items, so of its type

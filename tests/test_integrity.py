@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import resource
 import socket
@@ -22,7 +23,7 @@ import pytest
 from servers import NginxServer
 
 import mtlscheck
-from mtlscheck import InputError, OutcomeKind, RunResult, Verdict
+from mtlscheck import InputError, Outcome, OutcomeKind, RunResult, Verdict
 from mtlscheck._pki import PKI
 
 pytestmark = pytest.mark.realserver
@@ -240,24 +241,44 @@ def test_default_run_tries_every_probe_the_material_allows(
 def test_a_bug_outside_the_connection_is_still_internal_error(
     nginx_mtls: NginxServer, test_pki_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A bug in building a probe's result (here: its reproduce command) ends that probe as
+    """A bug in building a probe's result (here: its verdict) ends that probe as
     internal-error; the other probes and the run go on."""
     import mtlscheck._fleet as fleet
 
-    real = fleet.curl_command
+    real = fleet.judge
 
-    def broken(*args: object, **kwargs: object) -> str:
-        if kwargs.get("method") == "GET" and "valid" in str(args[2] or ""):
+    def broken(outcome: Outcome, facts: object, expected: object, version: object) -> object:
+        if facts is not None and getattr(facts, "client_cert_sent", False):
             raise ZeroDivisionError("a bug")
-        return real(*args, **kwargs)  # type: ignore[arg-type]
+        return real(outcome, facts, expected, version)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(fleet, "curl_command", broken)
+    monkeypatch.setattr(fleet, "judge", broken)
     res = mtlscheck.check(nginx_mtls.url, pki=test_pki_dir, probes=["no-cert", "valid"], tls="1.3")
     by = {r.probe: r for r in res.results}
     assert by["valid"].outcome is not None and by["valid"].outcome.kind is OutcomeKind.INTERNAL
     assert "ZeroDivisionError" in by["valid"].traceback
     assert by["no-cert"].verdict is Verdict.PASS
     assert RunResult((res,)).exit_code == 4
+
+
+def test_a_bug_in_a_reproduce_command_costs_that_line_not_the_report(
+    nginx_mtls: NginxServer, test_pki_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Commands are built while the report is written (not for every probe of a fleet): a bug
+    there must leave the verdicts and the rest of the report standing."""
+    import mtlscheck._commands as commands
+
+    def broken(*args: object, **kwargs: object) -> str:
+        raise ZeroDivisionError("a bug")
+
+    res = mtlscheck.check(nginx_mtls.url, pki=test_pki_dir, probes=["no-cert", "valid"], tls="1.3")
+    monkeypatch.setattr(commands, "curl_command", broken)
+    by = {r.probe: r for r in res.results}
+    assert by["valid"].verdict is Verdict.PASS and by["no-cert"].verdict is Verdict.PASS
+    assert by["valid"].curl.startswith("# mtlscheck could not build this command (a bug)")
+    assert "ZeroDivisionError" in by["valid"].curl
+    assert by["valid"].openssl.startswith("openssl s_client")
+    assert json.loads(json.dumps(RunResult((res,)).to_dict()))["exit_code"] == 0
 
 
 def test_cli_turns_an_escaped_bug_into_one_line_and_exit_4(

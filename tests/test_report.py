@@ -15,6 +15,7 @@ import pytest
 from mtlscheck._errors import UsageError
 from mtlscheck._model import (
     CertInfo,
+    Commands,
     Finding,
     HandshakeFacts,
     Outcome,
@@ -68,6 +69,7 @@ def _probe(probe: str, verdict: Verdict, outcome: Outcome | None, **kw: object) 
         "duration_ms": 12.5,
     }
     base.update(kw)
+    base["commands"] = Commands(str(base.pop("curl")), str(base.pop("openssl")))
     return ProbeResult(**base)  # type: ignore[arg-type]
 
 

@@ -30,6 +30,7 @@ from mtlscheck import UsageError, check
 from mtlscheck._cli import main
 from mtlscheck._model import (
     CertInfo,
+    Commands,
     Finding,
     HandshakeFacts,
     Outcome,
@@ -394,7 +395,7 @@ def _huge_run() -> RunResult:
         Outcome(OutcomeKind.HTTP, status=400, detail=big),
         facts,
         reason=big,
-        curl="curl https://127.0.0.1/",
+        commands=Commands(curl="curl https://127.0.0.1/"),
     )
     finding = Finding("client-auth-optional", Severity.ERROR, big, evidence=(big,) * 100)
     return RunResult((TargetResult("https://127.0.0.1/", (res,), findings=(finding,)),))

@@ -16,6 +16,7 @@ from mtlscheck._errors import InputError
 from mtlscheck._model import (
     AuthVerdict,
     CertInfo,
+    Commands,
     Finding,
     HandshakeFacts,
     Outcome,
@@ -110,8 +111,7 @@ def _probe(d: dict[str, Any]) -> ProbeResult:
         outcome=_outcome(d.get("outcome")),
         facts=_facts(d.get("facts")),
         reason=d.get("reason") or "",
-        curl=d.get("curl") or "",
-        openssl=d.get("openssl") or "",
+        commands=Commands(d.get("curl") or "", d.get("openssl") or ""),
         duration_ms=float(d.get("duration_ms") or 0.0),
         traceback=d.get("traceback") or "",
         revocation=_revocation(d.get("revocation")),
