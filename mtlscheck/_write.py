@@ -17,6 +17,7 @@ CLI's SIGTERM/SIGHUP handler can remove them at once, before anything else runs.
 from __future__ import annotations
 
 import contextlib
+import errno
 import io
 import os
 import shutil
@@ -112,25 +113,99 @@ def private_dir(path: Path | str, what: str) -> Path:
     """``path`` as a directory only we can use: created 0700, or an existing real directory.
 
     An existing one must not be a symbolic link and must belong to us: a directory planted by
-    another user in a shared place is theirs to fill with links.
+    another user in a shared place is theirs to fill with links.  Every directory missing on
+    the way is created here too, 0700, one component at a time relative to its parent's open
+    descriptor and reopened with ``O_NOFOLLOW``: a link or another user's directory planted
+    at any of them between two steps is refused, never followed.  And like ssh's StrictModes,
+    the directories it hangs under (:func:`_check_parents`) must not let another user swap a
+    component: none writable by everyone without the sticky bit, none owned by another user
+    (root excepted).
     """
     p = Path(path)
     st = _lstat(p)
-    if st is None:
-        try:
-            p.parent.mkdir(parents=True, exist_ok=True)
-            p.mkdir(mode=0o700)
-            os.chmod(p, 0o700, follow_symlinks=False)
-        except OSError as exc:
-            raise InputError(f"cannot create {what} {p}: {_why(exc)}") from None
+    if st is not None:
+        if stat.S_ISLNK(st.st_mode):
+            raise InputError(f"{what} {p} is a symbolic link; give the real directory")
+        if not stat.S_ISDIR(st.st_mode):
+            raise InputError(f"{what} {p} exists and is not a directory")
+        if hasattr(os, "geteuid") and st.st_uid != os.geteuid():
+            raise InputError(f"{what} {p} belongs to another user; give a directory of your own")
+        _check_parents(Path(os.path.abspath(p)).parent, what)
         return p
-    if stat.S_ISLNK(st.st_mode):
-        raise InputError(f"{what} {p} is a symbolic link; give the real directory")
-    if not stat.S_ISDIR(st.st_mode):
-        raise InputError(f"{what} {p} exists and is not a directory")
-    if hasattr(os, "geteuid") and st.st_uid != os.geteuid():
-        raise InputError(f"{what} {p} belongs to another user; give a directory of your own")
+    missing: list[str] = []
+    base = Path(os.path.abspath(p))
+    while _lstat(base) is None:
+        missing.append(base.name)
+        base = base.parent
+    real = Path(os.path.realpath(base))
+    _check_parents(real, what)
+    try:
+        fd = os.open(real, os.O_RDONLY | os.O_DIRECTORY | _CLOEXEC)
+    except OSError as exc:
+        raise InputError(f"cannot create {what} {p}: {base}: {_why(exc)}") from None
+    made = base
+    for name in reversed(missing):
+        made = made / name
+        fd = _make_private(fd, name, made, what)  # closes the parent's, even when it fails
+    os.close(fd)
     return p
+
+
+def _make_private(parent_fd: int, name: str, path: Path, what: str) -> int:
+    """Create ``name`` (0700) in the directory ``parent_fd``, or take the one that appeared
+    there if it is a real directory of ours; return its descriptor (``parent_fd`` is closed)."""
+    try:
+        with contextlib.suppress(FileExistsError):  # appeared since we looked: judged below
+            os.mkdir(name, 0o700, dir_fd=parent_fd)
+        fd = os.open(name, os.O_RDONLY | os.O_DIRECTORY | _NOFOLLOW | _CLOEXEC, dir_fd=parent_fd)
+    except OSError as exc:
+        if exc.errno in (errno.ELOOP, errno.ENOTDIR):
+            st = _lstat(path)
+            if st is not None and stat.S_ISLNK(st.st_mode):
+                raise InputError(
+                    f"{what} {path} is a symbolic link; refusing to create files through it"
+                ) from None
+            raise InputError(f"{what} {path} exists and is not a directory") from None
+        raise InputError(f"cannot create {what} {path}: {_why(exc)}") from None
+    finally:
+        os.close(parent_fd)
+    try:
+        if hasattr(os, "geteuid") and os.fstat(fd).st_uid != os.geteuid():
+            raise InputError(f"{what} {path} belongs to another user; give a directory of your own")
+        os.fchmod(fd, 0o700)  # whatever the umask: ours, and nobody else may use it
+    except OSError as exc:
+        os.close(fd)
+        raise InputError(f"cannot create {what} {path}: {_why(exc)}") from None
+    except InputError:
+        os.close(fd)
+        raise
+    return fd
+
+
+def _check_parents(directory: Path, what: str) -> None:
+    """Refuse ``directory`` or any directory above it that lets another user rename or
+    replace what is in it: writable by everyone without the sticky bit (``/tmp`` has it), or
+    owned by another user than us and root.  ``directory`` is taken with its links resolved:
+    the directories that really hold ours are the ones judged.
+    """
+    real = Path(os.path.realpath(directory))
+    me = os.geteuid() if hasattr(os, "geteuid") else None
+    for d in (real, *real.parents):
+        try:
+            st = os.stat(d)
+        except OSError as exc:
+            raise InputError(f"cannot use {what} under {d}: {_why(exc)}") from None
+        if st.st_mode & stat.S_IWOTH and not st.st_mode & stat.S_ISVTX:
+            raise InputError(
+                f"{what}: {d} is writable by every user (mode "
+                f"{stat.S_IMODE(st.st_mode):04o}, no sticky bit), so anyone could swap what "
+                "is in it; refusing to use a directory under it"
+            )
+        if me is not None and st.st_uid not in (me, 0):
+            raise InputError(
+                f"{what}: {d} belongs to another user (uid {st.st_uid}), who could swap what "
+                "is in it; refusing to use a directory under it"
+            )
 
 
 def _umask() -> int:

@@ -236,6 +236,96 @@ def test_minted_files_live_in_a_0700_directory_with_0600_keys_and_are_removed(
     assert not minted_dir.parent.exists()
 
 
+# --------------------------------------------------------------------------- --save-certs: the path
+
+
+def test_save_certs_makes_every_missing_directory_0700(
+    server: ReferenceServer, pki: PKI, tmp_path: Path
+) -> None:
+    d = tmp_path / "new" / "deeper" / "certs"
+    assert main(_probe_args(server, pki, "--save-certs", str(d))) == 0
+    for made in (d.parent.parent, d.parent, d):
+        assert stat.S_IMODE(made.stat().st_mode) == 0o700, made
+
+
+@pytest.mark.parametrize("depth", [1, 2], ids=["parent", "grandparent"])
+def test_save_certs_refuses_a_world_writable_parent_without_sticky_bit(
+    server: ReferenceServer,
+    pki: PKI,
+    tmp_path: Path,
+    depth: int,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Anyone may rename entries of a 0777 directory: ours could be swapped for a link
+    after any check.  ssh refuses such a path (StrictModes); so does --save-certs."""
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o777)
+    d = shared / "certs" if depth == 1 else shared / "mine" / "certs"
+    if depth == 2:
+        d.parent.mkdir(mode=0o700)
+    rc = main(_probe_args(server, pki, "--save-certs", str(d)))
+    line = one_error_line(capsys.readouterr().err)
+    assert rc == 2 and "writable by every user" in line and str(shared) in line
+    assert not d.exists()
+
+
+def test_save_certs_accepts_a_sticky_world_writable_parent(
+    server: ReferenceServer, pki: PKI, tmp_path: Path
+) -> None:
+    """/tmp-like (1777): others cannot rename our entries, and the directory we create there
+    is checked to be ours."""
+    shared = tmp_path / "sticky"
+    shared.mkdir()
+    shared.chmod(0o1777)
+    assert main(_probe_args(server, pki, "--save-certs", str(shared / "certs"))) == 0
+    assert stat.S_IMODE((shared / "certs").stat().st_mode) == 0o700
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0, reason="needs chown")
+def test_save_certs_refuses_a_parent_of_another_user(
+    server: ReferenceServer, pki: PKI, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    theirs = tmp_path / "theirs"
+    theirs.mkdir(mode=0o755)
+    os.chown(theirs, 65534, 65534)
+    d = theirs / "certs"
+    rc = main(_probe_args(server, pki, "--save-certs", str(d)))
+    line = one_error_line(capsys.readouterr().err)
+    assert rc == 2 and "belongs to another user" in line and str(theirs) in line
+    assert not d.exists()
+
+
+def test_save_certs_never_follows_a_link_planted_while_it_creates_the_path(
+    server: ReferenceServer,
+    pki: PKI,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The race on a component being created (``new/b`` of ``new/b/certs``): a link appears
+    there just before our mkdir.  It is refused, and nothing lands where it points."""
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    real_mkdir = os.mkdir
+    planted: list[str] = []
+
+    def racing_mkdir(path: object, mode: int = 0o777, *, dir_fd: int | None = None) -> None:
+        if os.path.basename(os.fsdecode(path)) == "b" and not planted:  # type: ignore[arg-type]
+            os.symlink(elsewhere, path, dir_fd=dir_fd)  # type: ignore[arg-type]
+            planted.append("b")
+        real_mkdir(path, mode, dir_fd=dir_fd)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "mkdir", racing_mkdir)
+    d = tmp_path / "new" / "b" / "certs"
+    rc = main(_probe_args(server, pki, "--save-certs", str(d)))
+    monkeypatch.undo()
+    assert planted == ["b"]
+    line = one_error_line(capsys.readouterr().err)
+    assert rc == 2 and "symbolic link" in line
+    assert list(elsewhere.iterdir()) == []
+
+
 # --------------------------------------------------------------------------- pki init --force
 
 
