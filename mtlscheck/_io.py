@@ -5,14 +5,18 @@ stall mid-handshake, or stream bytes forever.  A loop that only checks the clock
 would block spins forever against a server that never stops sending (endless ``100 Continue``
 lines), so the deadline is checked on *every* turn here, before each attempt.
 
-``selectors`` (epoll/poll) instead of ``select.select``: ``select`` fails outright for file
-descriptors above 1024, which a long-running process (a pytest session, a fleet run) reaches.
+``poll`` (``selectors`` where there is none) instead of ``select.select``: ``select`` fails
+outright for file descriptors above 1024, which a long-running process (a pytest session, a fleet
+run) reaches.  ``poll`` rather than a ``selectors.DefaultSelector`` per wait: an epoll selector
+costs an epoll file descriptor (create, register, close) on each of the several waits of every
+probe; a poll object is a plain structure handed to one system call.
 """
 
 from __future__ import annotations
 
 import errno
 import os
+import select
 import selectors
 import socket
 import threading
@@ -65,6 +69,28 @@ def wait_ready(
 
     Raises ``TimeoutError``/``Cancelled`` when the deadline passes or the run is cancelled.
     """
+    if not _HAVE_POLL:
+        return _wait_selectors(sock, write=write, deadline=deadline, until=until)
+    poller = select.poll()
+    poller.register(sock, select.POLLOUT if write else select.POLLIN)
+    while True:
+        left = deadline.left()
+        if until is not None:
+            soft = until - time.monotonic()
+            if soft <= 0:
+                return False
+            left = min(left, soft)
+        # Error and hang-up events count as ready: the next operation reports them.
+        if poller.poll(min(left, _SLICE) * 1000):
+            return True
+
+
+_HAVE_POLL = hasattr(select, "poll")  # not on Windows
+
+
+def _wait_selectors(
+    sock: socket.socket, *, write: bool, deadline: Deadline, until: float | None
+) -> bool:
     events = selectors.EVENT_WRITE if write else selectors.EVENT_READ
     with selectors.DefaultSelector() as sel:
         sel.register(sock, events)
