@@ -326,6 +326,36 @@ def test_save_certs_never_follows_a_link_planted_while_it_creates_the_path(
     assert list(elsewhere.iterdir()) == []
 
 
+# --------------------------------------------------------------------------- pytest's minted/
+
+
+def test_pytest_minted_directory_is_private(pki: PKI, tmp_path: Path) -> None:
+    """``mtls_pki.mint_client`` writes under ``<pki>/minted``: made like --save-certs (0700,
+    no link followed), not with ``mkdir(exist_ok=True)``, which accepts a link to a directory."""
+    from mtlscheck._pytest_support.pki import MtlsPKI
+
+    copy = tmp_path / "pki"
+    shutil.copytree(pki.directory, copy, symlinks=True)
+    mtls = MtlsPKI(PKI.load(copy))
+    first = mtls.mint_client("first")
+    assert first.cert.parent == copy / "minted"
+    assert stat.S_IMODE((copy / "minted").stat().st_mode) == 0o700
+    assert stat.S_IMODE(first.key.stat().st_mode) == 0o600
+
+
+def test_pytest_minted_directory_planted_as_a_link_is_refused(
+    pki: PKI, tmp_path: Path, victim: Path
+) -> None:
+    from mtlscheck._pytest_support.pki import MtlsPKI
+
+    copy = tmp_path / "pki"
+    shutil.copytree(pki.directory, copy, symlinks=True)
+    (copy / "minted").symlink_to(victim.parent)  # planted: minted/ -> someone else's directory
+    with pytest.raises(InputError, match="symbolic link"):
+        MtlsPKI(PKI.load(copy)).mint_client("second")
+    assert sorted(p.name for p in victim.parent.iterdir()) == ["precious.txt"]
+
+
 # --------------------------------------------------------------------------- pki init --force
 
 

@@ -24,6 +24,7 @@ from mtlscheck._pki import (
     write_pem,
     write_private_key,
 )
+from mtlscheck._write import private_dir
 
 __all__ = ["MintedIdentity", "MtlsPKI"]
 
@@ -147,7 +148,7 @@ class MtlsPKI:
         key_type: KeyType | None = None,
         name: str | None = None,
     ) -> MintedIdentity:
-        """Issue a new client certificate and write it (key mode 0600) under ``minted/``.
+        """Issue a new client certificate and write it (key mode 0600) under ``minted/`` (0700).
 
         ``subject``: a CN or a full :class:`x509.Name`.  ``ekus``: names such as
         ``"clientAuth"``/``"serverAuth"`` or OIDs; ``[]`` omits the extension; None means
@@ -182,8 +183,9 @@ class MtlsPKI:
             self._count += 1
             n = self._count
         stem = f"{n:03d}-{re.sub(r'[^A-Za-z0-9.-]+', '-', name or cn).strip('-') or 'client'}"
-        out = self.directory / "minted"
-        out.mkdir(exist_ok=True)
+        # Like --save-certs: 0700, never through a link planted at "minted", and not under a
+        # directory another user could change (see mtlscheck._write.private_dir).
+        out = private_dir(self.directory / "minted", "mtls_pki minted directory")
         cert_path, key_path = out / f"{stem}.pem", out / f"{stem}.key"
         write_pem(cert_path, issued.cert, *issued.chain)
         write_private_key(key_path, issued.key)
