@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from mtlscheck._expect import Expectation, ServerProfile
 from mtlscheck._model import OutcomeKind, ProbeResult
@@ -81,17 +81,21 @@ def detect_profile(results: Sequence[ProbeResult]) -> tuple[ServerProfile, str]:
 
 
 def rejudge(
-    results: Sequence[ProbeResult], profile: ServerProfile, auto_default: str
+    results: Sequence[ProbeResult],
+    profile: ServerProfile,
+    expectations: Mapping[str, Expectation],
 ) -> list[ProbeResult]:
-    """Results judged again under ``profile`` where they carried the ``auto`` default
-    expectation (a user's ``--expect`` stays as it was)."""
+    """Results judged again under ``profile`` where the plan's expectation came from the
+    ``auto`` default (:attr:`Expectation.from_default`).  A user's ``--expect`` stays as it
+    was - also ``--expect x=rejected``, which reads exactly like the default."""
     out: list[ProbeResult] = []
     for r in results:
         spec = CATALOGUE.get(r.probe)
-        if r.outcome is None or spec is None or r.expected != auto_default or spec.accepts:
+        planned = expectations.get(r.probe)
+        if r.outcome is None or spec is None or spec.accepts or spec.expectation is not None:
             out.append(r)
             continue
-        if spec.expectation is not None:
+        if planned is None or not planned.from_default:
             out.append(r)
             continue
         expected: Expectation = default_expectations([r.probe], profile, {})[r.probe]

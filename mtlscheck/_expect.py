@@ -19,7 +19,7 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
 from mtlscheck._alerts import ALERT_NAMES
@@ -100,6 +100,10 @@ class Expectation:
     """A parsed expectation expression; ``str()`` gives it back in canonical form."""
 
     terms: tuple[str, ...]
+    from_default: bool = field(default=False, compare=False)
+    """Made by :func:`default_expectation`, not written by the user: ``--server auto`` judges
+    only these again under the detected profile (an explicit ``--expect x=rejected`` stays
+    as written, though it reads the same).  Not part of equality."""
 
     @classmethod
     def parse(cls, text: str) -> Expectation:
@@ -196,5 +200,5 @@ _REJECT_BY_PROFILE: Mapping[ServerProfile, str] = {
 def default_expectation(probe_accepts: bool, profile: ServerProfile) -> Expectation:
     """The expectation a probe gets unless the user overrides it with ``--expect``."""
     if probe_accepts:
-        return Expectation(("accepted",))
-    return Expectation.parse(_REJECT_BY_PROFILE[profile])
+        return Expectation(("accepted",), from_default=True)
+    return replace(Expectation.parse(_REJECT_BY_PROFILE[profile]), from_default=True)

@@ -370,7 +370,7 @@ def finish_target(target: Target, plan: Plan, results: list[ProbeResult]) -> Tar
         from mtlscheck._autodetect import detect_profile, rejudge
 
         profile, profile_reason = detect_profile(results)
-        results = rejudge(results, profile, auto_default="rejected")
+        results = rejudge(results, profile, plan.expectations)
     results = against_control(results)
     findings = diagnose(results, profile=profile, unsupported=unsupported, insecure=target.insecure)
     verdict, why = layered_verdict(results, unsupported)
