@@ -31,6 +31,7 @@ from mtlscheck._model import (
 )
 from mtlscheck._probes import CATALOGUE
 from mtlscheck._probes import ProbeName as P
+from mtlscheck._verdict import HELLO_REFUSALS
 
 __all__ = ["Code", "diagnose"]
 
@@ -278,23 +279,51 @@ def rule_connection(ev: Evidence) -> Iterable[Finding]:
     other = [
         r
         for r in ran
-        if r.outcome is not None
-        and r.outcome.kind is OutcomeKind.CONNECT
-        and (
-            r.outcome.reason in ("dns", "unreachable", "error")
-            # a hang-up before any ServerHello: something listens, but it does not do TLS
-            # with us (a TCP proxy with no backend, a wrong port, a TLS-level block)
-            or (r.outcome.reason in ("closed", "reset") and r.outcome.phase is None)
+        if (
+            r.outcome is not None
+            and r.outcome.kind is OutcomeKind.CONNECT
+            and (
+                r.outcome.reason in ("dns", "unreachable", "error")
+                # a hang-up before any ServerHello: something listens, but it does not do TLS
+                # with us (a TCP proxy with no backend, a wrong port, a TLS-level block)
+                or (r.outcome.reason in ("closed", "reset") and r.outcome.phase is None)
+            )
         )
+        # ... or an alert instead of a ServerHello: the server shares no TLS version or cipher
+        # suite with our ClientHello (GnuTLS and servers without TLS 1.3 send handshake_failure
+        # rather than protocol_version).  Not for a probe that changes the SNI: refusing that
+        # one is its expected answer.
+        or (_refused_hello(r) and not _other_sni(r))
     ]
     if other:
         detail = other[0].outcome.detail if other[0].outcome else ""
+        first = other[0].outcome
+        if first is not None and _refused_hello(other[0]):
+            detail = f"the server answered our ClientHello with {first.alert}, no ServerHello"
+            if first.alert in HELLO_REFUSALS:
+                detail += ": it shares no TLS version or cipher suite with it"
         yield _finding(
             Code.TARGET_UNREACHABLE,
             Severity.ERROR,
             f"could not reach the target: {listing(other, 2)} ({detail})",
             names(other),
         )
+
+
+def _refused_hello(r: ProbeResult) -> bool:
+    """The server answered the ClientHello with an alert, not a ServerHello."""
+    o, f = r.outcome, r.facts
+    return (
+        o is not None
+        and o.kind is OutcomeKind.TLS_ALERT
+        and f is not None
+        and not (f.server_hello_seen or f.cert_requested or f.handshake_completed)
+    )
+
+
+def _other_sni(r: ProbeResult) -> bool:
+    spec = CATALOGUE.get(r.probe)
+    return spec is not None and spec.request.other_servername
 
 
 def rule_not_tls(ev: Evidence) -> Iterable[Finding]:
@@ -571,7 +600,8 @@ def _depth_suspect(ev: Evidence, rejected_valid: list[ProbeResult]) -> bool:
 
 @reads(P.VALID)
 def rule_valid_rejected(ev: Evidence) -> Iterable[Finding]:
-    rej = ev.rejected(P.VALID)
+    # A refusal of the ClientHello itself came before the server saw any certificate.
+    rej = [r for r in ev.rejected(P.VALID) if not _refused_hello(r)]
     if not rej:
         return
     first = rej[0]
@@ -793,14 +823,21 @@ def rule_chain(ev: Evidence) -> Iterable[Finding]:
 # --------------------------------------------------------------------------- bad certs let in
 
 
-def _let_in_rule(probes: Sequence[P], code: Code, severity: Severity, what: str) -> Rule:
+def _let_in_rule(
+    probes: Sequence[P], code: Code, severity: Severity, what: str, dates_only: str = ""
+) -> Rule:
+    """``dates_only``: the text when certificates of foreign CAs ARE refused - the chain is
+    verified, only the validity period is not (nghttpx --verify-client-tolerate-expired)."""
+
     def rule(ev: Evidence) -> Iterable[Finding]:
         if ev.auth_not_requested:
             return  # client-auth-not-requested says it all
         hit = [r for p in probes for r in ev.accepted(p)]
         if not hit:
             return
-        yield _finding(code, Severity(severity), f"{what}: {listing(hit)}", names(hit))
+        chain_checked = any(ev.rejected(p) for p in _FOREIGN)
+        text = dates_only if dates_only and chain_checked else what
+        yield _finding(code, Severity(severity), f"{text}: {listing(hit)}", names(hit))
 
     rule.__name__ = f"rule_{code.name.lower()}"
     return reads(*probes)(rule)
@@ -812,12 +849,16 @@ rule_expired = _let_in_rule(
     Severity.ERROR,
     "an expired certificate from the trusted CA is accepted (the certificate is requested but "
     "not verified)",
+    "an expired certificate from the trusted CA is accepted (certificates of foreign CAs are "
+    "refused: the chain is verified, its validity period is not)",
 )
 rule_not_yet_valid = _let_in_rule(
     (P.NOT_YET_VALID,),
     Code.NOT_YET_VALID_CERT_ACCEPTED,
     Severity.ERROR,
     "a certificate that is not valid yet is accepted (the certificate is not verified)",
+    "a certificate that is not valid yet is accepted (certificates of foreign CAs are refused: "
+    "the chain is verified, its validity period is not)",
 )
 rule_eku = _let_in_rule(
     (P.NO_CLIENT_EKU,),

@@ -26,7 +26,14 @@ from mtlscheck._expect import Expectation
 from mtlscheck._model import HandshakeFacts, Outcome, OutcomeKind, ProbeResult, Verdict
 from mtlscheck._outcome import NGINX_CERT_REASONS
 
-__all__ = ["CERT_ALERTS", "against_control", "judge", "tied_to_certificate"]
+__all__ = [
+    "CERT_ALERTS",
+    "HELLO_REFUSALS",
+    "against_control",
+    "judge",
+    "refused_versions",
+    "tied_to_certificate",
+]
 
 CERT_ALERTS = frozenset(
     {
@@ -41,6 +48,13 @@ CERT_ALERTS = frozenset(
     }
 )
 """Alerts that only ever concern a certificate (RFC 8446 §6.2)."""
+
+HELLO_REFUSALS = frozenset({"handshake_failure", "protocol_version", "insufficient_security"})
+"""Alerts a server answers a ClientHello with when it shares no version or cipher suite with
+it.  RFC 8446 wants ``protocol_version`` for a version the server does not offer, but a server
+that does not implement TLS 1.3 at all reads our TLS 1.3 ClientHello as a TLS 1.2 one whose
+cipher suites are all TLS 1.3 suites (``handshake_failure``: no shared cipher), and GnuTLS
+answers a version it has switched off with ``handshake_failure`` too."""
 
 
 def tied_to_certificate(o: Outcome, facts: HandshakeFacts | None) -> bool:
@@ -61,6 +75,12 @@ def tied_to_certificate(o: Outcome, facts: HandshakeFacts | None) -> bool:
 
 
 def _inconclusive(o: Outcome, facts: HandshakeFacts | None) -> str:
+    if (facts is None or not facts.server_hello_seen) and o.alert in HELLO_REFUSALS:
+        return (
+            f"inconclusive: the server refused our ClientHello ({o.summary}) before any "
+            "ServerHello: it shares no TLS version or cipher suite with it (a server without "
+            "this TLS version answers so), and no certificate was ever asked for"
+        )
     if facts is None or not facts.server_hello_seen:
         return (
             f"inconclusive: {o.summary} came before any ServerHello, so no certificate was "
@@ -158,3 +178,66 @@ def against_control(results: Sequence[ProbeResult]) -> list[ProbeResult]:
             )
         out.append(r)
     return out
+
+
+def _hello_refusal(r: ProbeResult) -> str | None:
+    """How the server turned down this probe's ClientHello: the alert, ``"hang-up"``, or None
+    when it answered with a ServerHello (or the probe failed in some other way)."""
+    o, f = r.outcome, r.facts
+    if o is None or (f is not None and (f.server_hello_seen or f.cert_requested)):
+        return None
+    if o.kind is OutcomeKind.TLS_VERSION:
+        return "protocol_version"
+    if o.kind is OutcomeKind.TLS_ALERT and o.alert in HELLO_REFUSALS:
+        return o.alert
+    if o.kind is OutcomeKind.CONNECT and o.phase is None and o.reason in ("closed", "reset"):
+        return "hang-up"
+    return None
+
+
+def refused_versions(
+    results: Sequence[ProbeResult], versions: Sequence[str]
+) -> tuple[tuple[str, str], ...]:
+    """The TLS versions the server does not offer, each with what showed it (sorted).
+
+    ``protocol_version`` on every probe of a version says so outright.  Not every server sends
+    it: GnuTLS and servers without TLS 1.3 answer ``handshake_failure`` (see
+    :data:`HELLO_REFUSALS`), and Java's ``HttpsServer`` closes without flushing JSSE's alert.
+    Such a refusal of every ClientHello of one version, before any ServerHello, is taken as the
+    version refused only when another version's ClientHello got a ServerHello from the same
+    target: the two hellos differ only in the version and its cipher suites.  Alone, a
+    ``handshake_failure`` or a hang-up before the ServerHello could be anything (no shared
+    cipher, a server that drops connections) and stays what it is.
+    """
+    probed = {
+        v: [r for r in results if r.tls_version == v and r.outcome is not None] for v in versions
+    }
+    answered = {
+        v
+        for v, rs in probed.items()
+        if any(r.facts is not None and r.facts.server_hello_seen for r in rs)
+    }
+    out: list[tuple[str, str]] = []
+    for v in sorted(set(versions)):
+        rs = probed[v]
+        if not rs:
+            continue
+        if all(r.outcome is not None and r.outcome.kind is OutcomeKind.TLS_VERSION for r in rs):
+            out.append(
+                (v, f"the server does not offer TLS {v} (handshake refused with protocol_version)")
+            )
+            continue
+        how = {_hello_refusal(r) for r in rs}
+        others = sorted(answered - {v})
+        if None in how or not others:
+            continue
+        alerts = sorted(h for h in how if h is not None and h != "hang-up")
+        got = " or ".join(alerts + (["a hang-up"] if "hang-up" in how else []))
+        out.append(
+            (
+                v,
+                f"the server does not offer TLS {v} (every TLS {v} ClientHello got {got} "
+                f"before any ServerHello; TLS {', '.join(others)} got a ServerHello)",
+            )
+        )
+    return tuple(out)
