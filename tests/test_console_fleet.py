@@ -167,14 +167,41 @@ def test_error_cells_keep_their_reason_and_skips_their_note() -> None:
     assert re.search(r"^valid\s+rejected\s+pass http 200 \(1\.3\)$", text, re.M), text
 
 
-def test_ten_thousand_targets_render_quickly() -> None:
-    import time
-
+def test_ten_thousand_targets_are_one_summary_line_each() -> None:
     many = tuple(replace(OK_TARGET, target=f"https://h{i}.example/") for i in range(10_000))
-    t0 = time.perf_counter()
     text = render(RunResult(many))
-    assert time.perf_counter() - t0 < 20  # a rich Table took seconds for the table alone
     assert len(text.splitlines()) == 10_000 + 6
+
+
+def _failing(i: int, kind: int) -> TargetResult:
+    """A failing target; targets of one ``kind`` share findings and probe verdicts."""
+    t = _two_versions()
+    finding = Finding(f"kind-{kind}", Severity.ERROR, f"problem of kind {kind}")
+    return replace(t, target=f"https://h{i}.example/", findings=(*t.findings, finding))
+
+
+def test_failing_targets_with_the_same_result_are_detailed_once() -> None:
+    """A misconfiguration rolled out to a fleet fails the same way on every host: one set of
+    details, the other hosts named under it, not a thousand identical matrices."""
+    run = RunResult(tuple(_failing(i, i % 3) for i in range(1_000)))
+    text = render(run)
+    assert text.count("Target https://h") == 3  # one per kind
+    assert "Target https://h0.example/" in text and "Target https://h2.example/" in text
+    assert (
+        "333 more targets with the same result: https://h3.example/, https://h6.example/, "
+        "https://h9.example/, https://h12.example/, https://h15.example/ and 328 more "
+        "(-v shows each)"
+    ) in " ".join(text.split())
+    assert "not detailed" not in text
+    assert render(run, verbose=True).count("Target https://h") == 1_000
+
+
+def test_many_distinct_failures_are_detailed_up_to_a_limit_and_counted() -> None:
+    run = RunResult((*(_failing(i, i) for i in range(25)), OK_TARGET))
+    text = render(run)
+    assert text.count("Target https://h") == 20
+    assert "5 more failing targets not detailed here" in text
+    assert "1 target met every expectation" in text
 
 
 # --------------------------------------------------------------------------- real nginx

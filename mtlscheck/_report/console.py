@@ -175,12 +175,38 @@ class ConsoleReporter:
             Text.assemble((f"Total ({len(run.targets)} targets): ", "bold"), _counts_text(total))
         )
         console.print(_verdict_tally(run.targets))
-        shown = list(run.targets) if verbose else [t for t in run.targets if not t.ok]
+        alike: dict[str, list[TargetResult]] = {}
+        if verbose:
+            shown, untold = list(run.targets), 0
+        else:
+            shown, alike, untold = _failing_to_detail([t for t in run.targets if not t.ok])
         for target in shown:
             console.print()
             console.rule(style="dim")
             self._target(console, target, verbose)
-        hidden = len(run.targets) - len(shown)
+            same = alike.get(target.target, [])
+            if same:
+                names = ", ".join(t.target for t in same[:_NAMES_SHOWN])
+                more = len(same) - _NAMES_SHOWN
+                console.print(
+                    Text(
+                        f"{len(same)} more target{'s' if len(same) != 1 else ''} with the same "
+                        f"result: {names}"
+                        + (f" and {more} more" if more > 0 else "")
+                        + " (-v shows each)",
+                        style="yellow",
+                    )
+                )
+        if untold:
+            console.print()
+            console.print(
+                Text(
+                    f"{untold} more failing target{'s' if untold != 1 else ''} not detailed "
+                    f"here (the summary above lists them; -v or --format json shows each)",
+                    style="yellow",
+                )
+            )
+        hidden = sum(1 for t in run.targets if t.ok) if not verbose else 0
         if hidden:
             console.print()
             console.print(
@@ -322,6 +348,31 @@ class ConsoleReporter:
                 if cmd:
                     console.print(Text(f"      {label}: {cmd}"), soft_wrap=True)
         _certs_note(console, t)
+
+
+_DETAILED_GROUPS = 20
+"""Without ``-v``, at most this many failing targets get their details: a fleet where a
+thousand targets fail took ~17 s to print a thousand probe matrices nobody reads."""
+_NAMES_SHOWN = 5
+
+
+def _failing_to_detail(
+    failing: Sequence[TargetResult],
+) -> tuple[list[TargetResult], dict[str, list[TargetResult]], int]:
+    """Which failing targets to detail: one per distinct result (the same verdict, findings
+    and probe verdicts - usually one misconfiguration rolled out to many hosts), the others
+    named under it; beyond :data:`_DETAILED_GROUPS` distinct results, only counted."""
+    groups: dict[tuple[object, ...], list[TargetResult]] = {}
+    for t in failing:
+        key = (
+            t.auth_verdict,
+            tuple(sorted(f.code for f in t.findings)),
+            tuple((r.name, r.verdict) for r in t.results),
+        )
+        groups.setdefault(key, []).append(t)
+    heads = list(groups.values())[:_DETAILED_GROUPS]
+    untold = sum(len(g) for g in list(groups.values())[_DETAILED_GROUPS:])
+    return [g[0] for g in heads], {g[0].target: g[1:] for g in heads}, untold
 
 
 def _counts_text(c: Counts) -> Text:
