@@ -240,3 +240,20 @@ def test_console_fleet_against_real_nginx(
     assert f"Target {down}  nothing listening (connect refused)" in lines
     # nginx profile: nginx's fixes only
     assert "fix (nginx):" in out and "fix (apache)" not in out and "fix (haproxy)" not in out
+
+
+def test_markdown_details_a_rolled_out_misconfiguration_once() -> None:
+    """The same grouping for the CI job summary, which GitHub refuses above 1 MiB."""
+    from mtlscheck._report.markdown import MarkdownReporter
+
+    run = RunResult(tuple(_failing(i, i % 3) for i in range(1_000)))
+    buf = io.StringIO()
+    MarkdownReporter().render(run, buf)
+    text = buf.getvalue()
+    assert len(text.encode()) < 1024 * 1024
+    assert text.count("https://h0.example/") >= 2  # summary row + its section
+    assert "333 more target(s) with the same result: https://h3.example/" in text
+    assert "not detailed" not in text
+    verbose = io.StringIO()
+    MarkdownReporter().render(run, verbose, verbose=True)
+    assert "more target(s) with the same result" not in verbose.getvalue()

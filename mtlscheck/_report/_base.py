@@ -7,6 +7,7 @@ so ``import mtlscheck._report`` stays cheap; rich is only imported by the consol
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Protocol, TextIO, runtime_checkable
@@ -23,13 +24,16 @@ from mtlscheck._model import (
 )
 
 __all__ = [
+    "DETAILED_GROUPS",
     "EXPIRY_WARNING_DAYS",
+    "NAMES_SHOWN",
     "Counts",
     "Reporter",
     "cert_expiry_note",
     "count",
     "display_actual",
     "display_tls",
+    "failing_to_detail",
     "key_facts",
     "ordered_fixes",
     "protocols_seen",
@@ -213,3 +217,29 @@ def ordered_fixes(fixes: tuple[tuple[str, str], ...], server_profile: str) -> li
     """The fixes, with the one for the target's server profile first (stable otherwise)."""
     profile = server_profile.lower()
     return sorted(fixes, key=lambda f: 0 if f[0].lower() == profile else 1)
+
+
+DETAILED_GROUPS = 20
+"""Without ``-v``, at most this many failing targets get their details: a fleet where a
+thousand targets fail took ~17 s to print a thousand probe matrices nobody reads, and made a
+Markdown job summary larger than GitHub accepts (1 MiB)."""
+NAMES_SHOWN = 5
+
+
+def failing_to_detail(
+    failing: Sequence[TargetResult],
+) -> tuple[list[TargetResult], dict[str, list[TargetResult]], int]:
+    """Which failing targets to detail: one per distinct result (the same verdict, findings
+    and probe verdicts - usually one misconfiguration rolled out to many hosts), the others
+    named under it; beyond :data:`DETAILED_GROUPS` distinct results, only counted."""
+    groups: dict[tuple[object, ...], list[TargetResult]] = {}
+    for t in failing:
+        key = (
+            t.auth_verdict,
+            tuple(sorted(f.code for f in t.findings)),
+            tuple((r.name, r.verdict) for r in t.results),
+        )
+        groups.setdefault(key, []).append(t)
+    heads = list(groups.values())[:DETAILED_GROUPS]
+    untold = sum(len(g) for g in list(groups.values())[DETAILED_GROUPS:])
+    return [g[0] for g in heads], {g[0].target: g[1:] for g in heads}, untold

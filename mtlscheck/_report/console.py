@@ -41,11 +41,13 @@ from mtlscheck._model import (
     Verdict,
 )
 from mtlscheck._report._base import (
+    NAMES_SHOWN,
     Counts,
     cert_expiry_note,
     count,
     display_actual,
     display_tls,
+    failing_to_detail,
     key_facts,
     protocols_seen,
     unsupported_line,
@@ -179,15 +181,15 @@ class ConsoleReporter:
         if verbose:
             shown, untold = list(run.targets), 0
         else:
-            shown, alike, untold = _failing_to_detail([t for t in run.targets if not t.ok])
+            shown, alike, untold = failing_to_detail([t for t in run.targets if not t.ok])
         for target in shown:
             console.print()
             console.rule(style="dim")
             self._target(console, target, verbose)
             same = alike.get(target.target, [])
             if same:
-                names = ", ".join(t.target for t in same[:_NAMES_SHOWN])
-                more = len(same) - _NAMES_SHOWN
+                names = ", ".join(t.target for t in same[:NAMES_SHOWN])
+                more = len(same) - NAMES_SHOWN
                 console.print(
                     Text(
                         f"{len(same)} more target{'s' if len(same) != 1 else ''} with the same "
@@ -348,31 +350,6 @@ class ConsoleReporter:
                 if cmd:
                     console.print(Text(f"      {label}: {cmd}"), soft_wrap=True)
         _certs_note(console, t)
-
-
-_DETAILED_GROUPS = 20
-"""Without ``-v``, at most this many failing targets get their details: a fleet where a
-thousand targets fail took ~17 s to print a thousand probe matrices nobody reads."""
-_NAMES_SHOWN = 5
-
-
-def _failing_to_detail(
-    failing: Sequence[TargetResult],
-) -> tuple[list[TargetResult], dict[str, list[TargetResult]], int]:
-    """Which failing targets to detail: one per distinct result (the same verdict, findings
-    and probe verdicts - usually one misconfiguration rolled out to many hosts), the others
-    named under it; beyond :data:`_DETAILED_GROUPS` distinct results, only counted."""
-    groups: dict[tuple[object, ...], list[TargetResult]] = {}
-    for t in failing:
-        key = (
-            t.auth_verdict,
-            tuple(sorted(f.code for f in t.findings)),
-            tuple((r.name, r.verdict) for r in t.results),
-        )
-        groups.setdefault(key, []).append(t)
-    heads = list(groups.values())[:_DETAILED_GROUPS]
-    untold = sum(len(g) for g in list(groups.values())[_DETAILED_GROUPS:])
-    return [g[0] for g in heads], {g[0].target: g[1:] for g in heads}, untold
 
 
 def _counts_text(c: Counts) -> Text:

@@ -17,10 +17,12 @@ from typing import TextIO
 
 from mtlscheck._model import AuthVerdict, RunResult, Severity, TargetResult, Verdict
 from mtlscheck._report._base import (
+    NAMES_SHOWN,
     Counts,
     count,
     display_actual,
     display_tls,
+    failing_to_detail,
     unsupported_line,
 )
 from mtlscheck._report._safe import fence_for, for_display, markdown_text
@@ -151,16 +153,37 @@ class MarkdownReporter:
     def render(self, run: RunResult, out: TextIO, *, verbose: bool = False) -> None:
         run = for_display(run)  # no credentials, no control codes, capped
         lines: list[str] = []
+        alike: dict[str, list[TargetResult]] = {}
+        untold = 0
         if len(run.targets) > 1:
             lines += _summary(run.targets)
-            shown = [t for t in run.targets if verbose or not t.ok]
-            hidden = len(run.targets) - len(shown)
+            if verbose:
+                shown = list(run.targets)
+            else:
+                shown, alike, untold = failing_to_detail([t for t in run.targets if not t.ok])
+            hidden = 0 if verbose else sum(1 for t in run.targets if t.ok)
             if hidden:
                 lines += [f"{hidden} target(s) met every expectation (details with `-v`).", ""]
         else:
             shown = list(run.targets)
         for t in shown:
             lines += _target(t, verbose)
+            same = alike.get(t.target, [])
+            if same:
+                names = ", ".join(markdown_text(s.target) for s in same[:NAMES_SHOWN])
+                more = len(same) - NAMES_SHOWN
+                lines += [
+                    f"{len(same)} more target(s) with the same result: {names}"
+                    + (f" and {more} more" if more > 0 else "")
+                    + " (each with `-v`).",
+                    "",
+                ]
+        if untold:
+            lines += [
+                f"{untold} more failing target(s) not detailed here: the summary lists them; "
+                "`-v` or `--format json` shows each.",
+                "",
+            ]
         if not run.targets:
             lines = ["mtlscheck: no targets", ""]
         out.write("\n".join(lines).rstrip("\n") + "\n")
