@@ -16,6 +16,7 @@ import statistics
 import sys
 import tempfile
 import time
+import typing
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -36,9 +37,58 @@ ROLES = ("no-cert", "valid", "expired", "wrong-ca")
 VERSIONS = ("1.2", "1.3")
 
 
-def floor(pki: PKI, port: int, workers: int) -> None:
-    """800 bare probes in a thread pool of the product's size: the least any tool must do."""
+def floor(pki: PKI, port: int, workers: int, *, through_httpx: bool = False) -> None:
+    """800 bare probes in a thread pool of the product's size: the least any tool must do.
+
+    ``through_httpx``: the same, with the GET sent and the answer read through httpx's
+    transport stack (``httpx.Request``, httpcore's HTTP/1.1 connection and h11,
+    ``httpx.Response``) over the same pyOpenSSL connection - the least a tool that must make
+    its requests with httpx does.  The product against this floor is mtlscheck's own cost."""
+    import httpcore
+    import httpx
     from OpenSSL import SSL
+
+    class Stream(httpcore.NetworkStream):
+        def __init__(self, conn: SSL.Connection) -> None:
+            self.conn = conn
+
+        def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+            try:
+                return self.conn.recv(max_bytes)
+            except (SSL.ZeroReturnError, SSL.SysCallError):
+                return b""
+
+        def write(self, buffer: bytes, timeout: float | None = None) -> None:
+            self.conn.sendall(buffer)
+
+        def close(self) -> None:
+            pass
+
+    class Body(httpx.SyncByteStream):
+        def __init__(self, stream: typing.Iterable[bytes]) -> None:
+            self.stream = stream
+
+        def __iter__(self) -> typing.Iterator[bytes]:
+            yield from self.stream
+
+    def via_httpx(conn: SSL.Connection, i: int) -> None:
+        http = httpcore.HTTP11Connection(
+            httpcore.Origin(b"https", b"localhost", port), Stream(conn)
+        )
+        req = httpx.Request("GET", f"https://localhost:{port}/t{i}")
+        core = httpcore.Request(
+            req.method,
+            httpcore.URL(scheme=b"https", host=b"localhost", port=port, target=req.url.raw_path),
+            headers=req.headers.raw,
+            content=req.stream,  # type: ignore[arg-type]
+        )
+        resp = http.handle_request(core)
+        assert isinstance(resp.stream, typing.Iterable)
+        answer = httpx.Response(resp.status, headers=resp.headers, stream=Body(resp.stream))
+        for _ in answer.iter_raw():
+            pass
+        answer.close()
+        http.close()
 
     contexts = {}
     for role in ROLES:
@@ -62,6 +112,10 @@ def floor(pki: PKI, port: int, workers: int) -> None:
         conn.set_tlsext_host_name(b"localhost")
         conn.set_connect_state()
         conn.do_handshake()
+        if through_httpx:
+            via_httpx(conn, i)
+            sock.close()
+            return
         conn.sendall(f"GET /t{i} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n".encode())
         try:
             while conn.recv(65536):
@@ -99,6 +153,9 @@ def main() -> None:
 
             cases: dict[str, Callable[[], object]] = {
                 "raw pyOpenSSL pool (floor)": lambda: floor(pki, server.port, DEFAULT_CONCURRENCY),
+                "same, GET through httpx": lambda: floor(
+                    pki, server.port, DEFAULT_CONCURRENCY, through_httpx=True
+                ),
                 "mtlscheck check_many": product,
             }
             for fn in cases.values():
@@ -117,6 +174,9 @@ def main() -> None:
         print(f"  {name:<28} {secs:6.2f} s  {probes / secs:6.0f} probes/s")
     ratio = med["mtlscheck check_many"] / med["raw pyOpenSSL pool (floor)"]
     print(f"  ratio product / floor: {ratio:.2f}x (goal 1.3x)")
+    stack = med["same, GET through httpx"] / med["raw pyOpenSSL pool (floor)"]
+    own = med["mtlscheck check_many"] / med["same, GET through httpx"]
+    print(f"  of which the required HTTP stack (httpx): {stack:.2f}x, mtlscheck's own: {own:.2f}x")
 
 
 if __name__ == "__main__":
