@@ -598,6 +598,34 @@ def _depth_suspect(ev: Evidence, rejected_valid: list[ProbeResult]) -> bool:
     return False
 
 
+def _revocation_ruled_out(ev: Evidence) -> bool:
+    """The revoked probe got in: the server checks neither a CRL nor OCSP, so no failing
+    revocation check can be what refuses the valid certificate."""
+    return bool(ev.accepted(P.REVOKED))
+
+
+_REVOCATION_FAILS = (
+    "no CRL for one of its CAs (ssl_crl / SSLCARevocationFile / crl-file need the CRL of the "
+    "root AND of every intermediate; nginx logs '(3:unable to get certificate CRL)'), an "
+    "expired CRL ('(12:CRL has expired)'), or an OCSP responder the server cannot reach "
+    "(nginx ssl_ocsp on: 'certificate status request failed'; Apache SSLOCSPEnable: AH01974 "
+    "'could not connect to OCSP responder')"
+)
+
+
+def _ocsp_note(ev: Evidence) -> str:
+    """``; the certificates name the OCSP responder URL`` when the revoked probe's
+    certificate names one (see mtlscheck._revocation), else empty."""
+    urls = [u for r in ev.ran(P.REVOKED) if r.revocation for u in r.revocation.ocsp_urls]
+    if not urls:
+        return ""
+    return f"; the certificates name the OCSP responder {urls[0]}"
+
+
+def _sent_certificate(r: ProbeResult) -> bool:
+    return r.facts is not None and bool(r.facts.client_chain)
+
+
 @reads(P.VALID)
 def rule_valid_rejected(ev: Evidence) -> Iterable[Finding]:
     # A refusal of the ClientHello itself came before the server saw any certificate.
@@ -632,6 +660,19 @@ def rule_valid_rejected(ev: Evidence) -> Iterable[Finding]:
             "likely cause: the verify depth is smaller than the chain "
             f"(see {Code.VERIFY_DEPTH_TOO_SMALL})"
         )
+    elif (
+        o.kind is OutcomeKind.TLS_ALERT
+        and o.alert == "handshake_failure"
+        and _sent_certificate(first)
+        and not _revocation_ruled_out(ev)
+    ):
+        cause = (
+            "likely cause: the server's OCSP check failed - Apache answers a certificate it "
+            "could not get an OCSP status for with handshake_failure (SSLOCSPEnable on with a "
+            "responder it cannot reach: AH01974 'could not connect to OCSP responder'), and so "
+            "refuses every client" + _ocsp_note(ev)
+        )
+        fix_key = "valid-cert-rejected/revocation"
     elif o.kind is OutcomeKind.TLS_ALERT and o.alert in _ALERT_CAUSE:
         cause = f"the alert says: {_ALERT_CAUSE[str(o.alert)]}"
     elif o.kind is OutcomeKind.TLS_ALERT and o.alert == "bad_certificate":
@@ -646,6 +687,11 @@ def rule_valid_rejected(ev: Evidence) -> Iterable[Finding]:
         )
     elif o.kind is OutcomeKind.HTTP and _NGINX_CERT_ERROR in o.detail:
         cause = "inconclusive: nginx only says 'certificate error'; its error.log names the reason"
+        if not _revocation_ruled_out(ev):
+            cause += (
+                "; a revocation check that fails for every client is a common one: "
+                f"{_REVOCATION_FAILS}{_ocsp_note(ev)}"
+            )
     elif o.kind is OutcomeKind.HTTP and o.status in (401, 403):
         late = first.facts is not None and first.facts.cert_requested_after_handshake
         cause = (

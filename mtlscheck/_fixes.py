@@ -132,13 +132,34 @@ FIXES: Mapping[str, Mapping[str, str]] = {
     },
     "valid-cert-rejected": {
         "nginx": "error.log says why ('client SSL certificate verify error: (N:reason)'); "
-        "check ssl_client_certificate (the issuing CA), ssl_verify_depth and ssl_crl",
+        "check ssl_client_certificate (the issuing CA), ssl_verify_depth, ssl_crl (a CRL for "
+        "every CA of the chain, not expired) and ssl_ocsp (a responder nginx cannot reach "
+        "refuses every client: 'certificate status request failed')",
         "apache": "error.log says why (AH02039 / AH02276 'Certificate Verification: Error'); "
-        "check SSLCACertificateFile, SSLVerifyDepth and SSLCARevocationFile",
+        "check SSLCACertificateFile, SSLVerifyDepth, SSLCARevocationFile and SSLOCSPEnable (a "
+        "responder Apache cannot reach refuses every client: AH01974 'could not connect to "
+        "OCSP responder')",
         "haproxy": "the log's ssl_c_verify / ssl_c_err say why; check ca-file and crl-file on "
         "the bind line",
         "caddy": "Caddy (Go) answers bad_certificate for every reason: run with debug logs and "
         "check trusted_ca_cert_file",
+    },
+    "valid-cert-rejected/revocation": {
+        "nginx": "error.log says which: '(3:unable to get certificate CRL)': ssl_crl must hold "
+        "the CRL of EVERY CA of the chain, the root and each intermediate (or the chain is "
+        "longer than ssl_verify_depth: with ssl_crl set nginx logs this error for that too; "
+        "mtlscheck lint on the config tells them apart); '(12:CRL has expired)': renew the CRL "
+        "and reload nginx; 'certificate status request failed' / 'OCSP responder ...': ssl_ocsp "
+        "on asks a responder nginx cannot reach: fix ssl_ocsp_responder (or the certificates' "
+        "OCSP URL) and resolver, or ssl_ocsp off until it answers",
+        "apache": "error.log says which: AH02039/AH02276 'Error (3): unable to get certificate "
+        "CRL': SSLCARevocationFile must hold the CRL of every CA of the chain (or "
+        "SSLCARevocationCheck leaf); AH01974 'could not connect to OCSP responder': "
+        "SSLOCSPEnable asks a responder Apache cannot reach: fix SSLOCSPDefaultResponder (or "
+        "the certificates' OCSP URL), or SSLOCSPEnable off until it answers; AH02040 "
+        "'Certificate Chain too long': raise SSLVerifyDepth",
+        "haproxy": "bind ... crl-file  must hold the CRL of every CA in ca-file, the root and "
+        "each intermediate (ssl_c_err 3: unable to get certificate CRL; 12: CRL has expired)",
     },
     "valid-cert-rejected/client": {
         "client": "the probe's own certificate is the problem: renew it from the CA the server "

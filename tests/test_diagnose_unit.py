@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -19,6 +20,7 @@ from mtlscheck._model import (
     OutcomeKind,
     Phase,
     ProbeResult,
+    RevocationInfo,
     Severity,
     Verdict,
 )
@@ -308,6 +310,33 @@ def test_depth_without_ca_names_does_not_claim_the_root_is_advertised() -> None:
     rs = [res("valid", "1.3", http(400, NGINX_CERT_ERROR), client_chain=CHAIN, ca_names=())]
     depth = found(rs)[Code.VERIFY_DEPTH_TOO_SMALL]
     assert "advertises" not in depth.message and "no CA names" in depth.message
+
+
+def test_nginx_certificate_error_names_revocation_and_the_certificates_responder() -> None:
+    url = "http://ocsp.test/ocsp"
+    revoked = replace(
+        res("revoked", "1.3", http(400, NGINX_CERT_ERROR)),
+        revocation=RevocationInfo(enforced=None, ocsp_urls=(url,)),
+    )
+    rs = [res("valid", "1.3", http(400, NGINX_CERT_ERROR)), revoked]
+    msg = found(rs)[Code.VALID_CERT_REJECTED].message
+    assert "a revocation check that fails for every client" in msg
+    assert f"the certificates name the OCSP responder {url}" in msg
+    # the revoked probe got in: no revocation check, so none is named
+    rs = [res("valid", "1.3", http(400, NGINX_CERT_ERROR)), res("revoked", "1.3", http(200))]
+    assert "revocation check" not in found(rs)[Code.VALID_CERT_REJECTED].message
+
+
+def test_apache_handshake_failure_for_a_sent_certificate_points_at_ocsp() -> None:
+    """Measured: Apache with SSLOCSPEnable and a responder it cannot reach answers every
+    certificate with handshake_failure (AH01974)."""
+    rs = [res("valid", "1.2", alert("handshake_failure", Phase.HANDSHAKE))]
+    f = found(rs, profile=ServerProfile.APACHE)[Code.VALID_CERT_REJECTED]
+    assert "OCSP check failed" in f.message and "AH01974" in f.message
+    assert "SSLOCSPEnable" in dict(f.fixes)["apache"]
+    rs.append(res("revoked", "1.2", http(200)))  # nothing checks revocation: not OCSP then
+    f = found(rs, profile=ServerProfile.APACHE)[Code.VALID_CERT_REJECTED]
+    assert "OCSP" not in f.message and "no acceptable certificate" in f.message
 
 
 # --------------------------------------------------------------------------- 403 (issue 7/8b)

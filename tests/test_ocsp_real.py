@@ -306,9 +306,10 @@ def test_responder_stopped_by_pid_frees_its_port(test_pki_dir: Path) -> None:
 @pytest.mark.parametrize("server", [NginxServer, ApacheServer], ids=["nginx", "apache"])
 def test_unreachable_responder_refuses_everyone(server: type[RealServer], server_pki: PKI) -> None:
     """OCSP on, nobody at the responder URL: nginx ('OCSP responder prematurely closed
-    connection') and Apache (AH01974 'could not connect to OCSP responder') refuse every
-    client, valid included - the fix texts warn of it, and the revoked probe's refusal is then
-    not counted as a revocation check."""
+    connection', 'certificate status request failed') and Apache (AH01974 'could not connect
+    to OCSP responder') refuse every client, valid included - valid-cert-rejected names the
+    unreachable responder as a likely cause, and the revoked probe's refusal is then not
+    counted as a revocation check."""
     require_server(server)
     dead = f"http://127.0.0.1:{free_port()}/"
     frag = (nginx if server is NginxServer else apache)("responder")(server_pki, dead)
@@ -319,6 +320,15 @@ def test_unreachable_responder_refuses_everyone(server: type[RealServer], server
     codes = {f.code for f in result.findings}
     assert Code.VALID_CERT_REJECTED in codes, what
     assert Code.REVOCATION_NOT_CHECKED not in codes, what
+    # The finding names the unreachable responder among the causes, and its fix says what the
+    # server logs for it and what to change (nginx: 400 page; Apache: handshake_failure).
+    (f,) = [f for f in result.findings if f.code == Code.VALID_CERT_REJECTED]
+    assert "OCSP responder the server cannot reach" in f.message or (
+        "OCSP check failed" in f.message and "AH01974" in f.message
+    ), what
+    fix = dict(f.fixes)["nginx" if server is NginxServer else "apache"]
+    assert ("ssl_ocsp" if server is NginxServer else "SSLOCSPEnable") in fix, what
+    assert ("certificate status request failed" if server is NginxServer else "AH01974") in fix
     for r in result.results:
         if r.probe == "revoked":
             assert r.revocation is not None and r.revocation.enforced is None, what
