@@ -604,6 +604,28 @@ def _revocation_ruled_out(ev: Evidence) -> bool:
     return bool(ev.accepted(P.REVOKED))
 
 
+def _depth_likely(ev: Evidence, rejected_valid: list[ProbeResult]) -> bool:
+    """The verify depth is the likely cause, not just one of two.
+
+    Apache names it (internal_error, logged as "Certificate Chain too long").  nginx's 400
+    "certificate error" for a chain is also what a revocation check failing on that chain
+    gives: a CRL missing for one of its CAs ("(3:unable to get certificate CRL)" - which nginx
+    also logs for a too-small depth once ssl_crl is set: OpenSSL stops building the chain at
+    the depth and then finds no CRL for the last CA it reached), or an OCSP responder nginx
+    cannot reach.  Only when the revoked probe got in - nothing checks revocation - is the
+    depth what is left (measured with nginx 1.22: depth 0, and a CRL for the root only).
+    """
+    if not _depth_suspect(ev, rejected_valid):
+        return False
+    chain_too_long = any(
+        r.outcome is not None
+        and r.outcome.kind is OutcomeKind.TLS_ALERT
+        and r.outcome.alert == "internal_error"
+        for r in rejected_valid
+    )
+    return chain_too_long or _revocation_ruled_out(ev)
+
+
 _REVOCATION_FAILS = (
     "no CRL for one of its CAs (ssl_crl / SSLCARevocationFile / crl-file need the CRL of the "
     "root AND of every intermediate; nginx logs '(3:unable to get certificate CRL)'), an "
@@ -655,11 +677,27 @@ def rule_valid_rejected(ev: Evidence) -> Iterable[Finding]:
             f"the root {anchor[1]} above it (see {Code.CLIENT_CA_INCOMPLETE})"
         )
         fix_key = str(Code.CLIENT_CA_INCOMPLETE)
-    elif _depth_suspect(ev, rej):
+    elif _depth_likely(ev, rej):
         cause = (
             "likely cause: the verify depth is smaller than the chain "
             f"(see {Code.VERIFY_DEPTH_TOO_SMALL})"
         )
+    elif _depth_suspect(ev, rej):
+        # nginx's generic 400 for a chain: a failing revocation check before the depth guess
+        cause = (
+            f"likely cause: a revocation check that fails for this chain - {_REVOCATION_FAILS} "
+            "- or a verify depth smaller than the chain (with ssl_crl set nginx logs "
+            "'(3:unable to get certificate CRL)' for that too; `mtlscheck lint` on the config "
+            "tells them apart)"
+            + (
+                "; the revoked probe would too: if it gets in, nothing checks revocation and "
+                "the depth is the cause"
+                if not ev.ran(P.REVOKED)
+                else ""
+            )
+            + _ocsp_note(ev)
+        )
+        fix_key = "valid-cert-rejected/revocation"
     elif (
         o.kind is OutcomeKind.TLS_ALERT
         and o.alert == "handshake_failure"
@@ -671,6 +709,22 @@ def rule_valid_rejected(ev: Evidence) -> Iterable[Finding]:
             "could not get an OCSP status for with handshake_failure (SSLOCSPEnable on with a "
             "responder it cannot reach: AH01974 'could not connect to OCSP responder'), and so "
             "refuses every client" + _ocsp_note(ev)
+        )
+        fix_key = "valid-cert-rejected/revocation"
+    elif (
+        o.kind is OutcomeKind.TLS_ALERT
+        and o.alert == "unknown_ca"
+        and first.facts is not None
+        and first.facts.ca_names
+        and not _revocation_ruled_out(ev)
+    ):
+        # The CA names include a CA of our chain (else _ca_names_exclude above): the server
+        # knows the issuer.  OpenSSL sends unknown_ca for "unable to get certificate CRL" too.
+        cause = (
+            "likely cause: a CRL missing for one CA of the chain - the server advertises the "
+            "chain's CA, and OpenSSL answers 'unable to get certificate CRL' with unknown_ca "
+            "as well (Apache SSLCARevocationCheck chain, HAProxy crl-file: the CRL of the root "
+            "AND of every intermediate) - or an intermediate the server lacks"
         )
         fix_key = "valid-cert-rejected/revocation"
     elif o.kind is OutcomeKind.TLS_ALERT and o.alert in _ALERT_CAUSE:
@@ -738,7 +792,7 @@ def rule_ca_names(ev: Evidence) -> Iterable[Finding]:
 @reads(P.VALID)
 def rule_depth(ev: Evidence) -> Iterable[Finding]:
     rej = ev.rejected(P.VALID)
-    if not rej or _own_cert_problem(rej[0]) is not None or not _depth_suspect(ev, rej):
+    if not rej or _own_cert_problem(rej[0]) is not None or not _depth_likely(ev, rej):
         return
     f = rej[0].facts
     n = len(f.client_chain) if f is not None else 2

@@ -105,6 +105,21 @@ def apache_crl_without_check(pki: PKI) -> str:
     return frag.replace("    SSLCARevocationCheck chain\n", "")
 
 
+def root_crl_only(pki: PKI) -> Path:
+    """A CRL file with the root CA's CRL and not the intermediate's (the PKI's crl.pem holds
+    both): every intermediate-issued client is refused with "unable to get certificate CRL"."""
+    from cryptography import x509
+
+    root = x509.load_pem_x509_certificate(pki.ca_cert.read_bytes()).subject
+    marker = b"-----END X509 CRL-----"
+    blocks = [b.strip() + b"\n" + marker + b"\n" for b in pki.crl.read_bytes().split(marker)]
+    mine = [b for b in blocks[:-1] if x509.load_pem_x509_crl(b).issuer == root]
+    assert len(mine) == 1 and len(blocks) - 1 == 2, "crl.pem: a root and an intermediate CRL"
+    out = pki.directory / "root-only-crl.pem"
+    out.write_bytes(mine[0])
+    return out
+
+
 def intermediate_only(server: type[RealServer]) -> Callable[[PKI], str]:
     """The client CA file holds the intermediate CA and not its root (issue 7, item 8a)."""
     return lambda p: server.mtls_fragment(
@@ -276,16 +291,48 @@ CASES = [
         no_errors=True,
     ),
     Case(
+        # With ssl_crl the truncated chain fails on the CRL (3), exactly as a CRL missing for
+        # the intermediate does (nginx-crl-root-only): from the client side the two look the
+        # same, so the finding names both and no depth finding is guessed.
         "nginx-verify-depth-0",
         NginxServer,
         lambda p: NginxServer.mtls_fragment(**paths(p), verify_depth=0),
         ["valid", "chain-missing"],
         identity="intermediate",
-        present=codes(C.VALID_CERT_REJECTED, C.VERIFY_DEPTH_TOO_SMALL),
+        present=codes(C.VALID_CERT_REJECTED),
+        absent=codes(
+            C.VERIFY_DEPTH_TOO_SMALL,
+            C.CA_NAMES_EXCLUDE_CLIENT_ISSUER,
+            C.CHAIN_INCOMPLETE,
+            C.CLIENT_CA_INCOMPLETE,
+        ),
+        says={C.VALID_CERT_REJECTED: "verify depth smaller than the chain"},
+        log="client SSL certificate verify error: (3:unable to get certificate CRL)",
+    ),
+    Case(
+        # Without a CRL the revoked probe gets in: nothing checks revocation, so the depth is
+        # what is left.  nginx logs (20), never "certificate chain too long".
+        "nginx-verify-depth-0-no-crl",
+        NginxServer,
+        lambda p: NginxServer.mtls_fragment(**paths(p, crl=None), verify_depth=0),
+        ["valid", "chain-missing", "revoked"],
+        identity="intermediate",
+        present=codes(C.VALID_CERT_REJECTED, C.VERIFY_DEPTH_TOO_SMALL, C.REVOCATION_NOT_CHECKED),
         absent=codes(C.CA_NAMES_EXCLUDE_CLIENT_ISSUER, C.CHAIN_INCOMPLETE, C.CLIENT_CA_INCOMPLETE),
         says={C.VERIFY_DEPTH_TOO_SMALL: "advertises its root"},
-        # with ssl_crl the truncated chain fails on the root's CRL (3), without it on the
-        # issuer (20); never "certificate chain too long"
+        log="client SSL certificate verify error: (20:unable to get local issuer certificate)",
+    ),
+    Case(
+        # A CRL for the root only: every intermediate-issued client is refused.  Used to be
+        # diagnosed as verify-depth-too-small (the depth, 2, was enough).
+        "nginx-crl-root-only",
+        NginxServer,
+        lambda p: NginxServer.mtls_fragment(**paths(p, crl=root_crl_only(p))),
+        ["valid", "chain-missing", "revoked"],
+        identity="intermediate",
+        present=codes(C.VALID_CERT_REJECTED),
+        absent=codes(C.VERIFY_DEPTH_TOO_SMALL, C.REVOCATION_NOT_CHECKED, C.CLIENT_CA_INCOMPLETE),
+        says={C.VALID_CERT_REJECTED: "no CRL for one of its CAs"},
         log="client SSL certificate verify error: (3:unable to get certificate CRL)",
     ),
     Case(
@@ -369,6 +416,19 @@ CASES = [
         identity="intermediate",
         present=codes(C.VALID_CERT_REJECTED, C.VERIFY_DEPTH_TOO_SMALL),
         says={C.VERIFY_DEPTH_TOO_SMALL: "Apache answers internal_error"},
+    ),
+    Case(
+        # Apache (SSLCARevocationCheck chain) with a CRL for the root only: unknown_ca,
+        # although it advertises the root.
+        "apache-crl-root-only",
+        ApacheServer,
+        lambda p: ApacheServer.mtls_fragment(**paths(p, crl=root_crl_only(p))),
+        ["valid", "revoked"],
+        identity="intermediate",
+        present=codes(C.VALID_CERT_REJECTED),
+        absent=codes(C.VERIFY_DEPTH_TOO_SMALL, C.REVOCATION_NOT_CHECKED, C.CLIENT_CA_INCOMPLETE),
+        says={C.VALID_CERT_REJECTED: "a CRL missing for one CA of the chain"},
+        log="unable to get certificate CRL",
     ),
     Case(
         "apache-client-ca-intermediate-only",

@@ -297,8 +297,16 @@ def test_root_trusted_without_being_advertised_and_accepted_is_fine() -> None:
     assert found(rs) == {}
 
 
+# The revoked probe got in: nothing checks revocation, so nginx's 400 for the chain is no
+# failing CRL/OCSP check and the depth is what is left.
+NO_REVOCATION = res("revoked", "1.3", http(200))
+
+
 def test_depth_finding_needs_the_root_advertised_and_says_so() -> None:
-    rs = [res("valid", "1.3", http(400, NGINX_CERT_ERROR), client_chain=CHAIN, ca_names=(ROOT,))]
+    rs = [
+        res("valid", "1.3", http(400, NGINX_CERT_ERROR), client_chain=CHAIN, ca_names=(ROOT,)),
+        NO_REVOCATION,
+    ]
     f = found(rs)
     assert Code.CLIENT_CA_INCOMPLETE not in f
     depth = f[Code.VERIFY_DEPTH_TOO_SMALL]
@@ -307,9 +315,31 @@ def test_depth_finding_needs_the_root_advertised_and_says_so() -> None:
 
 
 def test_depth_without_ca_names_does_not_claim_the_root_is_advertised() -> None:
-    rs = [res("valid", "1.3", http(400, NGINX_CERT_ERROR), client_chain=CHAIN, ca_names=())]
+    rs = [
+        res("valid", "1.3", http(400, NGINX_CERT_ERROR), client_chain=CHAIN, ca_names=()),
+        NO_REVOCATION,
+    ]
     depth = found(rs)[Code.VERIFY_DEPTH_TOO_SMALL]
     assert "advertises" not in depth.message and "no CA names" in depth.message
+
+
+@pytest.mark.parametrize("revoked", [None, "refused"])
+def test_a_failing_revocation_check_is_named_before_the_depth(revoked: str | None) -> None:
+    """nginx answers a chain it has no CRL for (or whose OCSP responder is down) with the same
+    400 as a chain longer than its depth: unless the revoked probe got in, both are named and
+    no depth finding is guessed."""
+    rs = [res("valid", "1.3", http(400, NGINX_CERT_ERROR), client_chain=CHAIN, ca_names=(ROOT,))]
+    if revoked:
+        rs.append(res("revoked", "1.3", http(400, NGINX_CERT_ERROR)))
+    f = found(rs, profile=ServerProfile.NGINX)
+    assert Code.VERIFY_DEPTH_TOO_SMALL not in f
+    msg = f[Code.VALID_CERT_REJECTED].message
+    assert "no CRL for one of its CAs" in msg and "(3:unable to get certificate CRL)" in msg
+    assert "OCSP responder the server cannot reach" in msg
+    assert "verify depth smaller than the chain" in msg
+    assert ("the revoked probe would too" in msg) is (revoked is None)
+    fix = dict(f[Code.VALID_CERT_REJECTED].fixes)["nginx"]
+    assert "EVERY CA of the chain" in fix and "ssl_ocsp" in fix
 
 
 def test_nginx_certificate_error_names_revocation_and_the_certificates_responder() -> None:
@@ -337,6 +367,15 @@ def test_apache_handshake_failure_for_a_sent_certificate_points_at_ocsp() -> Non
     rs.append(res("revoked", "1.2", http(200)))  # nothing checks revocation: not OCSP then
     f = found(rs, profile=ServerProfile.APACHE)[Code.VALID_CERT_REJECTED]
     assert "OCSP" not in f.message and "no acceptable certificate" in f.message
+
+
+def test_unknown_ca_from_a_server_that_advertises_the_issuer_points_at_a_missing_crl() -> None:
+    rs = [res("valid", "1.2", alert("unknown_ca", Phase.HANDSHAKE), client_chain=CHAIN)]
+    f = found(rs, profile=ServerProfile.APACHE)[Code.VALID_CERT_REJECTED]
+    assert "a CRL missing for one CA of the chain" in f.message
+    rs.append(res("revoked", "1.2", http(200)))
+    f = found(rs, profile=ServerProfile.APACHE)[Code.VALID_CERT_REJECTED]
+    assert "CRL" not in f.message and "does not trust" in f.message
 
 
 # --------------------------------------------------------------------------- 403 (issue 7/8b)
