@@ -155,9 +155,8 @@ def strip_userinfo(url: str) -> str:
 
 
 def redact_url(url: str) -> str:
-    """``https://user:pw@host/p?token=abc&x=1`` -> ``https://<redacted>@host/p?token=<redacted>&x=1``.
-
-    Userinfo, and the values of secret query (and fragment: ``#access_token=``) parameters.
+    """Userinfo, and the values of secret query (and fragment: ``#access_token=``) parameters:
+    ``https://user:pw@host/p?token=abc&x=1`` -> ``https://<redacted>@host/p?token=<redacted>&x=1``.
     """
     return _redact_params(_URL_USERINFO.sub(_redact_userinfo, url))
 
