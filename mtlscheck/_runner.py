@@ -188,15 +188,16 @@ def _plain_probe(
 
     from mtlscheck._outcome import classify_plain
     from mtlscheck._plain import plain_request, request_bytes
-    from mtlscheck._secrets import is_secret_header
+    from mtlscheck._secrets import is_secret_header, public_query
 
     host, port = target.parts
     try:
         u = urlsplit(target.url)
         authority = (f"[{host}]" if ":" in host else host) + ("" if port == 443 else f":{port}")
         headers = tuple((k, v) for k, v in target.headers if not is_secret_header(k))
+        query = public_query(u.query)  # secret parameters never in clear, like secret headers
         wire = request_bytes(
-            target.method, authority, (u.path or "/") + (f"?{u.query}" if u.query else ""), headers
+            target.method, authority, (u.path or "/") + (f"?{query}" if query else ""), headers
         )
         rec = plain_request(host, port, wire, deadline, address=target.address, addresses=addresses)
     except Exception as exc:
@@ -281,5 +282,8 @@ def _default(probe: str, profile: ServerProfile) -> Expectation:
         return Expectation.parse(spec.expectation)
     default = default_expectation(spec.accepts, profile)
     if spec.expect_also:
-        return Expectation.parse(f"{default}|{spec.expect_also}")
+        # Still a default (``--server auto`` may judge it again under the detected profile).
+        return dataclasses.replace(
+            Expectation.parse(f"{default}|{spec.expect_also}"), from_default=True
+        )
     return default

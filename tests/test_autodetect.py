@@ -68,3 +68,15 @@ def test_the_default_expectation_says_it_is_one() -> None:
     assert made.from_default and not written.from_default
     assert made == written and str(made) == str(written)  # the same expectation otherwise
     assert default_expectation(True, ServerProfile.AUTO).from_default
+
+
+def test_every_default_expectation_is_marked_as_one() -> None:
+    """Defaults that widen the rejection (``sni-mismatch`` also takes 421) are defaults too:
+    ``auto`` judges them again under the detected profile; a user's ``--expect`` never."""
+    from mtlscheck._runner import default_expectations
+
+    planned = default_expectations(["sni-mismatch", "expired"], ServerProfile.AUTO, {})
+    assert planned["sni-mismatch"].from_default and "421" in str(planned["sni-mismatch"])
+    assert planned["expired"].from_default
+    mine = default_expectations(["expired"], ServerProfile.AUTO, {"expired": "rejected"})
+    assert not mine["expired"].from_default

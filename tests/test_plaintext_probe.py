@@ -106,7 +106,7 @@ def listener(request: pytest.FixtureRequest) -> Iterator[_Listener]:
 )
 def test_no_credentials_go_out_in_clear(listener: _Listener) -> None:
     res = check(
-        f"https://user:secret@127.0.0.1:{listener.port}/p?q=1",
+        f"https://user:secret@127.0.0.1:{listener.port}/p?q=1&access_token=t0k3n",
         probes="plaintext",
         tls="1.3",
         headers=[("Authorization", "Bearer t0ken"), ("X-Trace", "1"), ("Cookie", "s=1")],
@@ -118,7 +118,7 @@ def test_no_credentials_go_out_in_clear(listener: _Listener) -> None:
     sent = listener.got.decode("latin-1")
     assert sent.startswith("GET /p?q=1 HTTP/1.1\r\n")
     assert f"Host: 127.0.0.1:{listener.port}\r\n" in sent and "X-Trace: 1\r\n" in sent
-    for secret in ("t0ken", "secret", "Authorization", "Cookie", "s=1"):
+    for secret in ("t0ken", "secret", "Authorization", "Cookie", "s=1", "access_token", "t0k3n"):
         assert secret not in sent and secret not in r.curl
     assert shlex.split(r.curl)[-1] == f"http://127.0.0.1:{listener.port}/p?q=1"
     assert r.openssl == ""
