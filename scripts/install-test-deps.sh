@@ -2,8 +2,8 @@
 # Install everything the test suite needs, idempotently.
 #
 # - Real servers (nginx, Apache, HAProxy, Caddy, stunnel4, gunicorn, uvicorn, Node.js, lighttpd,
-#   socat) plus
-#   curl/openssl from
+#   socat; on other TLS stacks: GnuTLS's gnutls-serv, a JDK for the Java JSSE server, nghttpx)
+#   plus curl/openssl from
 #   Debian, only when a binary is missing. Debian is stopped from starting them as services
 #   (policy-rc.d), and any service process the install still managed to start is stopped (by
 #   its Debian pid file, or by its executable and packaged config).
@@ -30,6 +30,9 @@ declare -A PKG_OF=(
     [/usr/sbin/lighttpd]=lighttpd
     [/usr/lib/lighttpd/mod_openssl.so]=lighttpd-mod-openssl
     [/usr/bin/socat]=socat
+    [/usr/bin/gnutls-serv]=gnutls-bin
+    [/usr/bin/javac]=default-jdk-headless
+    [/usr/sbin/nghttpx]=nghttp2-proxy
 )
 # Debian pid files of the services these packages would start -> the service's executable.
 declare -A SERVICE_PIDFILES=(
@@ -37,6 +40,7 @@ declare -A SERVICE_PIDFILES=(
     [/run/apache2/apache2.pid]=/usr/sbin/apache2
     [/run/haproxy.pid]=/usr/sbin/haproxy
     [/run/lighttpd.pid]=/usr/sbin/lighttpd
+    [/run/nghttpx.pid]=/usr/sbin/nghttpx
 )
 
 missing_binaries() {
@@ -90,9 +94,10 @@ install_servers() {
     for f in "${!SERVICE_PIDFILES[@]}"; do
         before_pidfile[$f]=$(pidfile_pid "$f")
     done
-    local caddy_before stunnel_before
+    local caddy_before stunnel_before nghttpx_before
     caddy_before=" $(pids_of_exe /usr/bin/caddy | tr '\n' ' ') "
     stunnel_before=" $(pids_of_exe /usr/bin/stunnel4 | tr '\n' ' ') "
+    nghttpx_before=" $(pids_of_exe /usr/sbin/nghttpx | tr '\n' ' ') "
 
     local created_policy=0
     if [[ ! -e /usr/sbin/policy-rc.d ]]; then
@@ -104,14 +109,15 @@ install_servers() {
     # shellcheck disable=SC2064
     trap "[[ $created_policy -eq 1 ]] && rm -f /usr/sbin/policy-rc.d" EXIT
 
-    log "installing nginx-light apache2 haproxy caddy stunnel4 gunicorn nodejs python3-uvicorn lighttpd lighttpd-mod-openssl socat curl openssl (missing: $*)"
+    log "installing nginx-light apache2 haproxy caddy stunnel4 gunicorn nodejs python3-uvicorn lighttpd lighttpd-mod-openssl socat gnutls-bin default-jdk-headless nghttp2-proxy curl openssl (missing: $*)"
     export DEBIAN_FRONTEND=noninteractive
     # A mirror hiccup should not fail CI: retry the whole update + install a few times.
     local attempt
     for attempt in 1 2 3; do
         if apt-get update && apt-get install -y --no-install-recommends \
             nginx-light apache2 haproxy caddy stunnel4 gunicorn nodejs python3-uvicorn \
-            lighttpd lighttpd-mod-openssl socat curl \
+            lighttpd lighttpd-mod-openssl socat gnutls-bin default-jdk-headless \
+            nghttp2-proxy curl \
             openssl ca-certificates \
             </dev/null; then
             break
@@ -152,6 +158,14 @@ install_servers() {
             stop_pid "$pid" "stunnel4 service"
         fi
     done
+    # nghttpx's systemd unit has no pid file (its init script's is above): stop new nghttpx
+    # processes running the packaged /etc/nghttpx/nghttpx.conf (the tests use --conf=/dev/null).
+    for pid in $(pids_of_exe /usr/sbin/nghttpx); do
+        [[ "$nghttpx_before" == *" $pid "* ]] && continue
+        if tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q '/etc/nghttpx/'; then
+            stop_pid "$pid" "nghttpx service"
+        fi
+    done
 }
 
 missing=$(missing_binaries | tr '\n' ' ')
@@ -163,7 +177,7 @@ if [[ -n "${missing// /}" || "${MTLSCHECK_FORCE_APT:-0}" == 1 ]]; then
         die "still missing after apt-get install: $missing"
     fi
 else
-    log "nginx, apache2, haproxy, caddy, stunnel4, gunicorn, node, uvicorn, lighttpd, socat, curl, openssl: present"
+    log "nginx, apache2, haproxy, caddy, stunnel4, gunicorn, node, uvicorn, lighttpd, socat, gnutls-serv, javac, nghttpx, curl, openssl: present"
 fi
 
 # The project and its test extra go into the project's virtual environment (.venv), never
