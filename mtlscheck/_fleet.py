@@ -38,7 +38,7 @@ from mtlscheck._probes import ProbeRequest, Skip
 from mtlscheck._reproduce import ProbeCommands
 from mtlscheck._runner import Plan, Target, probe_headers, probe_settings, run_probe
 from mtlscheck._tls import TLSClient, TLSSettings, build_context
-from mtlscheck._verdict import against_control, judge
+from mtlscheck._verdict import against_control, judge, refused_versions
 
 __all__ = ["DEFAULT_CONCURRENCY", "DEFAULT_PER_HOST", "run_fleet"]
 
@@ -347,16 +347,11 @@ def _one(
 
 def finish_target(target: Target, plan: Plan, results: list[ProbeResult]) -> TargetResult:
     """Once every probe of a target is in: refused versions, findings, the layered verdict."""
-    refused = {
-        v
-        for v in plan.versions
-        if (ran := [r for r in results if r.tls_version == v and r.outcome is not None])
-        and all(r.outcome is not None and r.outcome.kind is OutcomeKind.TLS_VERSION for r in ran)
-    }
-    unsupported = tuple(
-        (v, f"the server does not offer TLS {v} (handshake refused with protocol_version)")
-        for v in sorted(refused)
-    )
+    # protocol_version on every probe of a version, or (GnuTLS, Java's HttpsServer, servers
+    # without TLS 1.3) handshake_failure / a hang-up before any ServerHello on every probe of
+    # it while another version got a ServerHello: see _verdict.refused_versions.
+    unsupported = refused_versions(results, plan.versions)
+    refused = {v for v, _ in unsupported}
     if refused and refused != set(plan.versions):
         # Reported once as a finding, not as one error per probe.
         results = [r for r in results if r.tls_version not in refused]

@@ -516,10 +516,6 @@ def test_nghttpx_verdicts(
 # --------------------------------------------------------------------------- one TLS version
 
 VERSION_PROBES = ("no-cert", "valid", "expired", "wrong-ca")
-_FLEET_PROPOSAL = (
-    "needs the _fleet.finish_target change in /work/notes/unseen-proposals.md: the server "
-    "does not send protocol_version for the version it does not offer"
-)
 
 
 def _gnutls_one(pki: PKI, version: str) -> str:
@@ -542,10 +538,10 @@ def _nghttpx_one(pki: PKI, backend: int, version: str) -> str:
 
 # (id, stack, offered version, how the other version is refused)
 VERSION_CASES = [
-    pytest.param("gnutls", "1.2", marks=pytest.mark.xfail(strict=True, reason=_FLEET_PROPOSAL)),
-    pytest.param("gnutls", "1.3", marks=pytest.mark.xfail(strict=True, reason=_FLEET_PROPOSAL)),
-    pytest.param("java", "1.2", marks=pytest.mark.xfail(strict=True, reason=_FLEET_PROPOSAL)),
-    pytest.param("java", "1.3", marks=pytest.mark.xfail(strict=True, reason=_FLEET_PROPOSAL)),
+    pytest.param("gnutls", "1.2"),
+    pytest.param("gnutls", "1.3"),
+    pytest.param("java", "1.2"),
+    pytest.param("java", "1.3"),
     pytest.param("java-socket", "1.2"),
     pytest.param("java-socket", "1.3"),
     pytest.param("nghttpx", "1.2"),
