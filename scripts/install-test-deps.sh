@@ -2,7 +2,8 @@
 # Install everything the test suite needs, idempotently.
 #
 # - Real servers (nginx, Apache, HAProxy, Caddy, stunnel4, gunicorn, uvicorn, Node.js, lighttpd,
-#   socat; on other TLS stacks: GnuTLS's gnutls-serv, a JDK for the Java JSSE server, nghttpx)
+#   socat; on other TLS stacks: GnuTLS's gnutls-serv, a JDK for the Java JSSE server, nghttpx; gcc to build
+#   the loopback-bind shim gnutls-serv runs with)
 #   plus curl/openssl from
 #   Debian, only when a binary is missing. Debian is stopped from starting them as services
 #   (policy-rc.d), and any service process the install still managed to start is stopped (by
@@ -33,6 +34,8 @@ declare -A PKG_OF=(
     [/usr/bin/gnutls-serv]=gnutls-bin
     [/usr/bin/javac]=default-jdk-headless
     [/usr/sbin/nghttpx]=nghttp2-proxy
+    [/usr/bin/gcc]=gcc
+    [/usr/include/dlfcn.h]=libc6-dev
 )
 # Debian pid files of the services these packages would start -> the service's executable.
 declare -A SERVICE_PIDFILES=(
@@ -109,7 +112,7 @@ install_servers() {
     # shellcheck disable=SC2064
     trap "[[ $created_policy -eq 1 ]] && rm -f /usr/sbin/policy-rc.d" EXIT
 
-    log "installing nginx-light apache2 haproxy caddy stunnel4 gunicorn nodejs python3-uvicorn lighttpd lighttpd-mod-openssl socat gnutls-bin default-jdk-headless nghttp2-proxy curl openssl (missing: $*)"
+    log "installing nginx-light apache2 haproxy caddy stunnel4 gunicorn nodejs python3-uvicorn lighttpd lighttpd-mod-openssl socat gnutls-bin default-jdk-headless nghttp2-proxy gcc libc6-dev curl openssl (missing: $*)"
     export DEBIAN_FRONTEND=noninteractive
     # A mirror hiccup should not fail CI: retry the whole update + install a few times.
     local attempt
@@ -117,7 +120,7 @@ install_servers() {
         if apt-get update && apt-get install -y --no-install-recommends \
             nginx-light apache2 haproxy caddy stunnel4 gunicorn nodejs python3-uvicorn \
             lighttpd lighttpd-mod-openssl socat gnutls-bin default-jdk-headless \
-            nghttp2-proxy curl \
+            nghttp2-proxy gcc libc6-dev curl \
             openssl ca-certificates \
             </dev/null; then
             break

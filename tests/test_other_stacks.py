@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import functools
 import http.server
 import json
 import os
@@ -37,6 +38,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -75,20 +77,41 @@ FOREIGN = ("wrong-ca", "self-signed", "lookalike-ca", "chain-missing")
 
 
 def require(cls: type[RealServer]) -> None:
+    """Fail, never skip, when a server is missing: scripts/install-test-deps.sh installs
+    every one of them, and a skip would hide this module's whole point in CI."""
     if not cls.available():
-        pytest.skip(f"{cls.binary} is missing ({cls.package}): {INSTALL_HINT}")
+        pytest.fail(f"{cls.binary} is missing ({cls.package}): {INSTALL_HINT}", pytrace=False)
 
 
 # --------------------------------------------------------------------------- servers
 
+_SHIM = Path(__file__).parent / "shim" / "loopback_bind.c"
+
+
+@functools.cache
+def loopback_shim() -> Path:
+    """The loopback-bind shim, compiled once per test process (a C compiler comes with
+    scripts/install-test-deps.sh)."""
+    cc = shutil.which("cc") or shutil.which("gcc")
+    if cc is None:
+        pytest.fail(f"no C compiler to build {_SHIM.name}: {INSTALL_HINT}", pytrace=False)
+    out = Path(tempfile.mkdtemp(prefix="mtlscheck-shim-")) / "loopback_bind.so"
+    subprocess.run([cc, "-shared", "-fPIC", "-O2", "-o", str(out), str(_SHIM), "-ldl"], check=True)
+    return out
+
 
 class GnutlsServer(_CommandLineServer):
     """``gnutls-serv --http`` (answers any GET with a 200 status page).  It has no bind
-    option: it listens on every address of the port, IPv4 and IPv6."""
+    option and would listen on every address of the port: it runs with
+    ``tests/shim/loopback_bind.c`` preloaded, which turns its wildcard binds into 127.0.0.1
+    and ::1 (test servers listen on loopback only)."""
 
     name = "gnutls-serv"
     binary = "/usr/bin/gnutls-serv"
     package: ClassVar[str] = "Debian gnutls-bin"
+
+    def run_command(self) -> list[str]:
+        return ["env", f"LD_PRELOAD={loopback_shim()}", *super().run_command()]
 
     @staticmethod
     def fragment(
@@ -226,7 +249,7 @@ def java(server_pki: PKI, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     require(JavaServer)
     keytool = shutil.which("keytool")
     if keytool is None:
-        pytest.skip(f"keytool is missing (a JDK: {JavaServer.package}): {INSTALL_HINT}")
+        pytest.fail(f"keytool is missing (a JDK: {JavaServer.package}): {INSTALL_HINT}")
     stores = tmp_path_factory.mktemp("java-stores")
     issued = server_pki.issued("server")
     (stores / "server.p12").write_bytes(
