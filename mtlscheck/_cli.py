@@ -253,6 +253,12 @@ def _finish(run: RunResult, code: int | None = None) -> NoReturn:
                 f"the server at {redact_url(t.target)} refused every requested TLS version "
                 f"({versions})"
             )
+        elif not t.reachable and t.hello_refused:
+            _err(
+                f"the server at {redact_url(t.target)} answered every ClientHello with the "
+                f"alert {t.hello_refused} and no ServerHello: it shares no TLS version or cipher "
+                "suite with the probes"
+            )
         elif not t.reachable:
             reasons = sorted({r.outcome.summary for r in t.results if r.outcome is not None})
             _err(f"could not reach a TLS server at {redact_url(t.target)}: {', '.join(reasons)}")

@@ -461,16 +461,39 @@ class TargetResult:
         ran = [r for r in self.results if r.outcome is not None]
         if not ran:
             return True
+        # An alert that answered the ClientHello itself (no ServerHello) does not count: like
+        # a hang-up there, it means no TLS session with the requested versions and suites
+        # (GnuTLS and servers without TLS 1.3 refuse a version with handshake_failure).
         return any(
             (r.facts is not None and r.facts.server_hello_seen)  # a TLS server answered
             or (
                 r.outcome is not None
                 and (
-                    r.outcome.kind in (K.HTTP, K.TLS_ALERT, K.TLS_LOCAL) or r.outcome.is_tls_hangup
+                    r.outcome.kind in (K.HTTP, K.TLS_LOCAL)
+                    or r.outcome.is_tls_hangup
+                    or (r.outcome.kind is K.TLS_ALERT and r.outcome.phase is Phase.AFTER_HANDSHAKE)
                 )
             )
             for r in ran
         )
+
+    @property
+    def hello_refused(self) -> str | None:
+        """The alert(s) every probe got in answer to its ClientHello, when that is all that
+        came back (no ServerHello anywhere): ``handshake_failure``; None otherwise."""
+        outcomes = [r.outcome for r in self.results if r.outcome is not None]
+        if not outcomes or any(
+            r.facts is not None and r.facts.server_hello_seen for r in self.results
+        ):
+            return None
+        alerts = {
+            o.alert
+            for o in outcomes
+            if o.kind is OutcomeKind.TLS_ALERT and o.phase is not Phase.AFTER_HANDSHAKE
+        }
+        if len(alerts) != 1 or any(o.kind is not OutcomeKind.TLS_ALERT for o in outcomes):
+            return None
+        return alerts.pop()
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -207,9 +207,9 @@ def _rows() -> Iterator[Row]:
             events=("garbage-sent",),
         )
         # An alert instead of a ServerHello: no certificate can have been requested, so this
-        # says nothing about client auth (error, inconclusive).  Exit 1, not 3: the port
-        # speaks TLS (the alert is a TLS record), and the contract's exit-3 list names only
-        # one pre-ServerHello alert, the refused version (next row).
+        # says nothing about client auth (error, inconclusive).  Exit 3, as for a hang-up
+        # there or protocol_version (next row): no TLS session could be set up with the
+        # requested versions and suites (GnuTLS refuses a version with handshake_failure).
         yield Row(
             f"alert-before-serverhello-handshake_failure-{v}",
             v,
@@ -226,7 +226,7 @@ def _rows() -> Iterator[Row]:
                     ),
                 )
             },
-            exit_code=1,
+            exit_code=3,
             events=("alert-sent handshake_failure",),
         )
         yield Row(
@@ -564,3 +564,23 @@ def test_hostile_server(row: Row, bench: Bench, capfd: pytest.CaptureFixture[str
     if "Traceback" in out + err:
         problems.append(f"traceback printed:\n{(out + err)[-2000:]}")
     assert not problems, f"{row.id}: engine gave\n  " + "\n  ".join(problems)
+
+
+def test_a_refused_clienthello_is_exit_3_with_one_line_saying_so(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Every ClientHello answered with an alert and no ServerHello: no TLS session could be
+    set up, as with a hang-up there, so exit 3 - and the line says it was the server's alert,
+    not that nothing was reached."""
+    from mtlscheck._cli import main
+
+    with H.ScriptedServer(H.alert_before_hello(40), name="hello-refused") as srv:
+        rc = main(["probe", srv.url, "--insecure", "--probes", "no-cert", "--timeout", "3"])
+    out, err = capsys.readouterr()
+    assert rc == 3
+    assert err.strip().splitlines() == [
+        f"mtlscheck: error: the server at {srv.url} answered every ClientHello with the alert "
+        "handshake_failure and no ServerHello: it shares no TLS version or cipher suite with "
+        "the probes"
+    ]
+    assert "every ClientHello was refused with handshake_failure" in out

@@ -439,6 +439,8 @@ def _unreachable_text(t: TargetResult) -> str:
     outcomes = [r.outcome for r in t.results if r.outcome is not None]
     if outcomes and all(o.kind is OutcomeKind.TLS_VERSION for o in outcomes):
         return "the server refused every requested TLS version"
+    if t.hello_refused:
+        return f"every ClientHello was refused with {t.hello_refused} (no shared version or suite)"
     seen = sorted({o.summary for o in outcomes})
     if seen == ["connect refused"]:
         return "nothing listening (connect refused)"
