@@ -5,7 +5,10 @@ A fleet mixes servers, so one ``--server`` per run does not fit.  The evidence, 
 1. the ``Server`` header of any HTTP answer (``nginx``, ``Apache``, ``Caddy``, ``gunicorn``, ...);
 2. a server-specific answer: nginx's own 400 certificate pages;
 3. Go's ``crypto/tls`` (Caddy, Traefik, Go services) answers every certificate problem with
-   ``bad_certificate``, where OpenSSL names it (``unknown_ca``, ``certificate_expired``).
+   ``bad_certificate``, where OpenSSL names it (``unknown_ca``, ``certificate_expired``);
+   Java's JSSE (Tomcat, Jetty, Spring Boot) answers every bad certificate with
+   ``certificate_unknown`` and a missing one with ``bad_certificate``, also on TLS 1.3 where
+   OpenSSL, BoringSSL and newer Go say ``certificate_required`` (measured with Tomcat 10.1).
 
 Without such evidence the profile stays ``generic`` - the reason says so - rather than guess:
 OpenSSL-based terminators (Apache, HAProxy, stunnel) reject alike and cannot be told apart.
@@ -45,6 +48,21 @@ def _header_product(value: str) -> str:
     return m.group(1).lower() if m else ""
 
 
+def _alerts(results: Sequence[ProbeResult], *, certificate: bool) -> set[str | None]:
+    """The alerts that refused the rejection probes presenting a (bad) certificate, or those
+    presenting none (``no-cert``, ``forged-headers``, ``sni-mismatch``): the two answers a
+    TLS stack gives differently.  ``plaintext`` speaks no TLS and is left out."""
+    out: set[str | None] = set()
+    for r in results:
+        spec = CATALOGUE.get(r.probe)
+        o = r.outcome
+        if spec is None or spec.accepts or spec.request.plain_http or o is None:
+            continue
+        if o.kind is OutcomeKind.TLS_ALERT and spec.no_certificate is not certificate:
+            out.add(o.alert)
+    return out
+
+
 def detect_profile(results: Sequence[ProbeResult]) -> tuple[ServerProfile, str]:
     """The profile the evidence names, and why (one line)."""
     ran = [r for r in results if r.outcome is not None]
@@ -60,19 +78,17 @@ def detect_profile(results: Sequence[ProbeResult]) -> tuple[ServerProfile, str]:
         assert o is not None
         if o.kind is OutcomeKind.HTTP and o.status == 400 and o.detail in NGINX_CERT_REASONS:
             return ServerProfile.NGINX, f"nginx's 400 page {o.detail!r} ({r.name})"
-    alerts = {
-        r.outcome.alert
-        for r in ran
-        if r.outcome is not None
-        and r.outcome.kind is OutcomeKind.TLS_ALERT
-        and r.probe in CATALOGUE
-        and not CATALOGUE[r.probe].accepts
-        and r.probe != "no-cert"
-    }
+    alerts = _alerts(ran, certificate=True)
     if "bad_certificate" in alerts and not alerts & _OPENSSL_NAMES:
         return (
             ServerProfile.GO,
             "bad_certificate for every bad certificate: Go's crypto/tls (Caddy, Traefik, Go)",
+        )
+    if alerts == {"certificate_unknown"} and _alerts(ran, certificate=False) <= {"bad_certificate"}:
+        return (
+            ServerProfile.TOMCAT,
+            "certificate_unknown for every bad certificate: Java's JSSE (Tomcat, Jetty, "
+            "Spring Boot)",
         )
     return (
         ServerProfile.GENERIC,

@@ -77,6 +77,9 @@ _FOREIGN = (P.WRONG_CA, P.SELF_SIGNED, P.LOOKALIKE_CA)
 _NGINX_NO_CERT = "No required SSL certificate was sent"
 _NGINX_CERT_ERROR = "SSL certificate error"
 
+# Alerts that name the certificate's problem: OpenSSL's, never Go's (bad_certificate for all).
+_OPENSSL_CERT_ALERTS = frozenset({"unknown_ca", "certificate_expired", "unsupported_certificate"})
+
 # Alerts OpenSSL servers send for a refused certificate, and what they mean.
 _ALERT_CAUSE = {
     "unknown_ca": "the server does not trust the certificate's issuer (or is missing an "
@@ -145,17 +148,40 @@ class Evidence:
     @property
     def server(self) -> str | None:
         """The server family: the profile if given, else what the answers give away (nginx's
-        400 pages; Go's bad_certificate where OpenSSL says handshake_failure or
-        certificate_required for a missing certificate).  None when unknown."""
+        400 pages; Go's bad_certificate for every bad certificate, and where OpenSSL says
+        handshake_failure or certificate_required for a missing one - unless bad certificates
+        got certificate_unknown: Java's JSSE, which says bad_certificate for a missing one
+        too).  None when unknown."""
         if self.profile is not ServerProfile.GENERIC:
             return str(self.profile)
         for r in self.ran():
             o = r.outcome
             if o is not None and o.kind is OutcomeKind.HTTP and "SSL certificate" in o.detail:
                 return "nginx"
-        if any(r.outcome and r.outcome.alert == "bad_certificate" for r in self.ran(P.NO_CERT)):
-            return "caddy"
+        bad = self._alerts(certificate=True)
+        if "certificate_unknown" in bad:
+            # JSSE: certificate_unknown for every bad certificate, bad_certificate for none
+            jsse = bad == {"certificate_unknown"} and self._alerts(certificate=False) <= {
+                "bad_certificate"
+            }
+            return "tomcat" if jsse else None
+        if ("bad_certificate" in bad and not bad & _OPENSSL_CERT_ALERTS) or any(
+            r.outcome and r.outcome.alert == "bad_certificate" for r in self.ran(P.NO_CERT)
+        ):
+            return "caddy"  # Go's crypto/tls: Caddy, Traefik, Go services
         return None
+
+    def _alerts(self, *, certificate: bool) -> set[str | None]:
+        """Alerts that refused rejection probes presenting a certificate (or presenting none)."""
+        out: set[str | None] = set()
+        for r in self.ran():
+            spec = CATALOGUE.get(r.probe)
+            o = r.outcome
+            if spec is None or spec.accepts or o is None or o.kind is not OutcomeKind.TLS_ALERT:
+                continue
+            if spec.no_certificate is not certificate:
+                out.add(o.alert)
+        return out
 
     def hint(self, by_server: dict[str, str], unknown: str) -> str:
         """The server-specific text, or ``unknown`` when the server is not recognised."""
@@ -449,14 +475,29 @@ def rule_per_location(ev: Evidence) -> Iterable[Finding]:
             "renegotiation (TLS 1.2)" if v == "1.2" else "post-handshake auth (TLS 1.3)"
             for v in versions
         )
+        where = ev.hint(
+            {
+                "tomcat": "Tomcat: a CLIENT-CERT <login-config> on a connector with "
+                'certificateVerification="none"'
+            },
+            "Apache SSLVerifyClient inside <Location>/<Directory>",
+        )
+        refusal = ev.hint({"tomcat": "401"}, "403 (Apache logs AH10158)")
+        unasked = _unasked_on_tls13(ev)
         yield _finding(
             Code.PER_LOCATION_CLIENT_AUTH,
             Severity.WARNING,
             "the server asks for the client certificate only after the request, by "
-            f"{how} (Apache SSLVerifyClient inside <Location>/<Directory>): "
+            f"{how} ({where}): "
             f"{listing(late, 2)}; our client, like curl, answers it, but Go clients, browsers "
-            "and HTTP/2 cannot and get 403 (Apache logs AH10158)",
-            names(late),
+            f"and HTTP/2 cannot and get {refusal}"
+            + (
+                "; on TLS 1.3 it did not ask at all, although this client offered "
+                f"post-handshake auth ({listing(unasked, 1)}): {_NO_PHA}"
+                if unasked
+                else ""
+            ),
+            names([*late, *unasked]),
         )
         return
     # No request at all on TLS 1.3 and a 403 for the valid certificate: per-location auth that
@@ -485,6 +526,34 @@ def rule_per_location(ev: Evidence) -> Iterable[Finding]:
         )
 
 
+_NO_PHA = (
+    "the server cannot ask for a certificate after a TLS 1.3 handshake (Tomcat with JSSE has "
+    "no post-handshake auth: its CLIENT-CERT login answers 401 to every client that did not "
+    "send a certificate in the handshake)"
+)
+
+
+def _unasked_on_tls13(ev: Evidence) -> list[ProbeResult]:
+    """``valid`` refused over HTTP on TLS 1.3 with no certificate request at all, although our
+    client offered post-handshake auth, while TLS 1.2 asks after the request: a server that
+    can renegotiate but has no post-handshake auth (Tomcat on JSSE)."""
+    if not any(r.tls_version == "1.2" for r in ev.requested_late):
+        return []
+    return [
+        r
+        for r in ev.ran(P.VALID)
+        if r.tls_version == "1.3"
+        and r.facts is not None
+        and r.facts.handshake_completed
+        and r.facts.post_handshake_auth
+        and not r.facts.cert_requested
+        and not r.facts.cert_requested_after_handshake
+        and r.outcome is not None
+        and r.outcome.kind is OutcomeKind.HTTP
+        and r.outcome.status in (401, 403)
+    ]
+
+
 @reads(P.NO_CERT)
 def rule_optional(ev: Evidence) -> Iterable[Finding]:
     if not (ev.requested_in_handshake or ev.requested_late):
@@ -506,6 +575,10 @@ def rule_optional(ev: Evidence) -> Iterable[Finding]:
                 "Require expr %{SSL_CLIENT_VERIFY} == 'SUCCESS'",
                 "haproxy": "HAProxy verify optional without a check of ssl_c_verify",
                 "caddy": "Caddy client_auth mode request or verify_if_given",
+                "tomcat": 'Tomcat certificateVerification="optional" (or "optionalNoCA") '
+                "without a CLIENT-CERT <security-constraint> on the URL",
+                "go": "Go tls.Config ClientAuth VerifyClientCertIfGiven or RequestClientCert "
+                "without a check of r.TLS.VerifiedChains in the handler",
             },
             "e.g. nginx ssl_verify_client optional, Apache SSLVerifyClient optional, HAProxy "
             "verify optional or Caddy mode request, with no check of the verify result",
@@ -731,8 +804,15 @@ def rule_valid_rejected(ev: Evidence) -> Iterable[Finding]:
         cause = f"the alert says: {_ALERT_CAUSE[str(o.alert)]}"
     elif o.kind is OutcomeKind.TLS_ALERT and o.alert == "bad_certificate":
         cause = (
-            "inconclusive: bad_certificate is what Go servers (Caddy) send for every reason; "
-            "the server log names it"
+            "inconclusive: bad_certificate is what Go servers (Caddy, Traefik, net/http) send "
+            "for every reason; the server log names it (Go: 'tls: failed to verify client "
+            "certificate: ...')"
+        )
+    elif o.kind is OutcomeKind.TLS_ALERT and o.alert == "certificate_unknown":
+        cause = (
+            "inconclusive: certificate_unknown is what Java's JSSE (Tomcat, Jetty, Spring "
+            "Boot) sends for every reason; start the JVM with -Djava.security.debug=certpath "
+            "to see which"
         )
     elif o.kind is OutcomeKind.HTTP and _NGINX_NO_CERT in o.detail:
         cause = (
@@ -746,6 +826,12 @@ def rule_valid_rejected(ev: Evidence) -> Iterable[Finding]:
                 "; a revocation check that fails for every client is a common one: "
                 f"{_REVOCATION_FAILS}{_ocsp_note(ev)}"
             )
+    elif first in _unasked_on_tls13(ev):
+        cause = (
+            "likely cause: the server asks for the certificate after the request on TLS 1.2 "
+            f"only; {_NO_PHA} (see {Code.PER_LOCATION_CLIENT_AUTH})"
+        )
+        fix_key = str(Code.PER_LOCATION_CLIENT_AUTH)
     elif o.kind is OutcomeKind.HTTP and o.status in (401, 403):
         late = first.facts is not None and first.facts.cert_requested_after_handshake
         cause = (
@@ -894,6 +980,10 @@ def rule_checked_over_http(ev: Evidence) -> Iterable[Finding]:
                 "apache": "Apache SSLVerifyClient optional with "
                 "Require expr %{SSL_CLIENT_VERIFY} == 'SUCCESS'",
                 "haproxy": "HAProxy verify optional with an http-request deny on ssl_c_verify",
+                "tomcat": 'Tomcat certificateVerification="optional" with a CLIENT-CERT '
+                "<login-config> and a <security-constraint> on the URL, which answers 401",
+                "go": "Go VerifyClientCertIfGiven with a check of r.TLS.VerifiedChains in the "
+                "handler",
             },
             "e.g. nginx ssl_verify_client optional with a $ssl_client_verify check, Apache "
             "SSLVerifyClient optional with Require expr",
@@ -1024,6 +1114,10 @@ def rule_foreign(ev: Evidence) -> Iterable[Finding]:
                 "ca-file holds more than your CA",
                 "caddy": "Caddy client_auth mode require/request does not verify, or "
                 "trusted_ca_cert_file holds more than your CA",
+                "go": "Go ClientAuth RequestClientCert / RequireAnyClientCert does not verify, "
+                "or ClientCAs holds more than your CA",
+                "tomcat": "the truststore holds more than your CA (without truststoreFile "
+                "Tomcat on JSSE trusts the JRE's cacerts)",
             },
             "the CA is not verified (nginx/Apache optional_no_ca, Caddy mode require/request, "
             "HAProxy crt-ignore-err) or the trusted CA file holds more than your CA",
@@ -1050,9 +1144,19 @@ def rule_revocation(ev: Evidence) -> Iterable[Finding]:
         Severity.ERROR,
         f"a revoked certificate is accepted: {listing(hit)}"
         + (
-            "; other bad certificates are refused, so the CRL/OCSP check is what is missing "
-            "(nginx without ssl_crl or ssl_ocsp, Apache without SSLCARevocationCheck or "
-            "SSLOCSPEnable, HAProxy without crl-file, Caddy)"
+            "; other bad certificates are refused, so the CRL/OCSP check is what is missing ("
+            + ev.hint(
+                {
+                    "go": "Go's crypto/tls checks no revocation at all: neither CRL nor OCSP",
+                    "caddy": "Caddy, like every server on Go's crypto/tls, checks no "
+                    "revocation at all",
+                    "traefik": "Traefik's clientAuth checks no revocation",
+                    "tomcat": "Tomcat without certificateRevocationListFile (or ocspEnabled)",
+                },
+                "nginx without ssl_crl or ssl_ocsp, Apache without SSLCARevocationCheck or "
+                "SSLOCSPEnable, HAProxy without crl-file, Caddy and Go, which check none",
+            )
+            + ")"
             if verifies
             else ""
         )

@@ -169,11 +169,14 @@ _REJECT_BY_PROFILE: Mapping[ServerProfile, str] = {
     ServerProfile.HAPROXY: "alert",
     # Go's crypto/tls answers bad_certificate (or certificate_required on 1.3) as alerts.
     ServerProfile.CADDY: "alert",
-    # Traefik and Go net/http: the same crypto/tls (clientAuthType RequireAndVerifyClientCert /
-    # tls.Config.ClientAuth = tls.RequireAndVerifyClientCert; Traefik docs "TLS > Client
-    # Authentication", Go "crypto/tls.ClientAuthType").
+    # Traefik: the same crypto/tls (clientAuthType RequireAndVerifyClientCert; Traefik docs
+    # "TLS > Client Authentication").
     ServerProfile.TRAEFIK: "alert",
-    ServerProfile.GO: "alert",
+    # Measured (tests/test_tomcat_go.py, Go 1.19 net/http): RequireAndVerifyClientCert answers
+    # bad_certificate for a missing certificate and for every bad one, in the handshake (1.2) or
+    # on the first read (1.3).  401/403: VerifyClientCertIfGiven plus the handler's check of
+    # r.TLS.VerifiedChains, the Go way to protect some handlers only, refuses over HTTP.
+    ServerProfile.GO: "alert|401|403",
     # The controller is nginx: auth-tls-verify-client "on" answers 400 like ssl_verify_client
     # on (ingress-nginx docs "Annotations > Client Certificate Authentication").
     ServerProfile.INGRESS_NGINX: "400|403",
@@ -185,8 +188,13 @@ _REJECT_BY_PROFILE: Mapping[ServerProfile, str] = {
     # handshake and destroys the socket); the documented application check of
     # req.socket.authorized answers 401 (or 403).
     ServerProfile.NODE: "alert|closed|401|403",
-    # JSSE with certificateVerification="required": an alert (Tomcat "SSLHostConfig").
-    ServerProfile.TOMCAT: "alert",
+    # Measured (tests/test_tomcat_go.py, Tomcat 10.1 NIO with JSSE): certificateVerification=
+    # "required" answers bad_certificate for a missing certificate and certificate_unknown for
+    # every bad one, as alerts (1.2: in the handshake; 1.3: on the first read).  401/403: a
+    # CLIENT-CERT <login-config> (the servlet way to protect some URLs only) refuses a client
+    # whose certificate did not come in the handshake with 401 - on TLS 1.3 always, since
+    # JSSE cannot ask for it after the handshake (no post-handshake auth).
+    ServerProfile.TOMCAT: "alert|401|403",
     # Python's ssl (--cert-reqs 2 / --ssl-cert-reqs 2): an alert, during the handshake on
     # TLS 1.2 and right after it on 1.3 (measured for gunicorn; uvicorn uses the same module).
     ServerProfile.GUNICORN: "alert",

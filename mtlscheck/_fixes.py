@@ -30,9 +30,12 @@ __all__ = ["FIXES", "fixes_for"]
 #                  rejectUnauthorized, ca, crl) and "tls.TLSSocket > tlsSocket.authorized".
 # - tomcat:        Tomcat 10 configuration reference, "The HTTP Connector > SSL Support >
 #                  SSLHostConfig" (certificateVerification, truststoreFile / caCertificateFile,
-#                  certificateRevocationListFile, certificateVerificationDepth).
+#                  certificateRevocationListFile, certificateVerificationDepth); checked
+#                  against Tomcat 10.1 on JSSE (tests/test_tomcat_go.py): caCertificateFile is
+#                  ignored there (the JRE's cacerts are trusted instead), CLIENT-CERT renegotiates
+#                  on TLS 1.2 and answers 401 on TLS 1.3 (JSSE has no post-handshake auth).
 # - go:            Go standard library, "crypto/tls > type ClientAuthType" and "type Config"
-#                  (ClientAuth, ClientCAs, VerifyConnection).
+#                  (ClientAuth, ClientCAs, VerifyConnection); checked against Go 1.19 net/http.
 # - gunicorn:      gunicorn docs, "Settings > SSL" (--cert-reqs, --ca-certs, ssl_context hook).
 # - uvicorn:       uvicorn docs, "Settings > HTTPS" (--ssl-cert-reqs, --ssl-ca-certs).
 _GO_REQUIRE = (
@@ -143,6 +146,13 @@ FIXES: Mapping[str, Mapping[str, str]] = {
         "the bind line",
         "caddy": "Caddy (Go) answers bad_certificate for every reason: run with debug logs and "
         "check trusted_ca_cert_file",
+        "tomcat": "JSSE answers certificate_unknown for every reason: run with "
+        "-Djava.security.debug=certpath to see why; check truststoreFile (JSSE ignores "
+        "caCertificateFile), certificateRevocationListFile (a CRL for every CA of the chain) "
+        "and certificateVerificationDepth",
+        "go": "Go answers bad_certificate for every reason; http.Server.ErrorLog says why "
+        "('tls: failed to verify client certificate: x509: ...'): check ClientCAs and the "
+        "certificate's extendedKeyUsage (Go requires clientAuth)",
     },
     "valid-cert-rejected/revocation": {
         "nginx": "error.log says which: '(3:unable to get certificate CRL)': ssl_crl must hold "
@@ -179,7 +189,9 @@ FIXES: Mapping[str, Mapping[str, str]] = {
         "ingress-nginx": "the auth-tls-secret's ca.crt must hold the issuing CA",
         "envoy": "validation_context.trusted_ca must hold the issuing CA",
         "node": "the ca option must hold the issuing CA (Node advertises exactly those)",
-        "tomcat": "the truststore (truststoreFile / caCertificateFile) must hold the issuing CA",
+        "tomcat": 'truststoreFile="conf/client-ca.p12" (keytool -importcert) must hold the '
+        "issuing CA; on JSSE, Tomcat's default, caCertificateFile is ignored and the JRE's "
+        "cacerts are trusted instead (caCertificateFile works with the OpenSSL implementation)",
         "go": "ClientCAs must hold the issuing CA (Go advertises every subject in the pool)",
         "gunicorn": "--ca-certs must hold the issuing CA",
         "uvicorn": "--ssl-ca-certs must hold the issuing CA",
@@ -219,6 +231,11 @@ FIXES: Mapping[str, Mapping[str, str]] = {
         "haproxy": "nothing to fix if the deny rule covers every protected path.  To enforce in "
         "TLS instead: bind ... verify required",
         "caddy": "to enforce in TLS: client_auth { mode require_and_verify }",
+        "tomcat": "nothing to fix if every protected URL is under a <security-constraint> of a "
+        "CLIENT-CERT <login-config>.  To enforce for the whole connector instead: "
+        'certificateVerification="required" on the SSLHostConfig',
+        "go": "nothing to fix if every protected handler checks len(r.TLS.VerifiedChains) > 0.  "
+        "To enforce for the whole server instead: ClientAuth: tls.RequireAndVerifyClientCert",
     },
     "expired-cert-accepted": _VERIFY,
     "not-yet-valid-cert-accepted": _VERIFY,
@@ -314,6 +331,10 @@ FIXES: Mapping[str, Mapping[str, str]] = {
         "Require expr %{SSL_CLIENT_VERIFY} == 'SUCCESS'",
         "nginx": "nginx cannot ask per location: ssl_verify_client optional; in the server and "
         "if ($ssl_client_verify != SUCCESS) { return 403; } in the protected location",
+        "tomcat": 'certificateVerification="optional" on the SSLHostConfig instead of "none": '
+        "the certificate then comes in the handshake, where the CLIENT-CERT login finds it "
+        '(on TLS 1.3 JSSE cannot ask later and every client gets 401); or "required" to '
+        "enforce it for the whole connector",
         "client": "a client must offer TLS 1.3 post-handshake auth (curl and Python's ssl do; "
         "Go, browsers and HTTP/2 do not) or use TLS 1.2 with renegotiation",
     },
@@ -436,7 +457,9 @@ FIXES: Mapping[str, Mapping[str, str]] = {
         "envoy": "validation_context.trusted_ca with ONLY your client CA (and "
         "match_typed_subject_alt_names to pin the clients)",
         "node": "ca: [your client CA]  (not tls.rootCertificates)",
-        "tomcat": "a truststore with ONLY your client CA (not the JRE's cacerts)",
+        "tomcat": 'truststoreFile="conf/client-ca.p12" with ONLY your client CA: without '
+        "truststoreFile (caCertificateFile alone is ignored on JSSE) Tomcat trusts the JRE's "
+        "cacerts",
         "go": "ClientCAs: a new x509.CertPool with ONLY your client CA (not x509.SystemCertPool())",
         "gunicorn": "--ca-certs with ONLY your client CA",
         "uvicorn": "--ssl-ca-certs with ONLY your client CA",
