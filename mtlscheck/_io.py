@@ -69,10 +69,22 @@ def wait_ready(
 
     Raises ``TimeoutError``/``Cancelled`` when the deadline passes or the run is cancelled.
     """
-    if not _HAVE_POLL:
-        return _wait_selectors(sock, write=write, deadline=deadline, until=until)
-    poller = select.poll()
-    poller.register(sock, select.POLLOUT if write else select.POLLIN)
+    if _HAVE_POLL:
+        poller = select.poll()
+        poller.register(sock, select.POLLOUT if write else select.POLLIN)
+        # Error and hang-up events count as ready: the next operation reports them.
+        return _wait(lambda t: bool(poller.poll(t * 1000)), deadline, until)
+    with selectors.DefaultSelector() as sel:
+        sel.register(sock, selectors.EVENT_WRITE if write else selectors.EVENT_READ)
+        return _wait(lambda t: bool(sel.select(t)), deadline, until)
+
+
+_HAVE_POLL = hasattr(select, "poll")  # not on Windows
+
+
+def _wait(ready: Callable[[float], bool], deadline: Deadline, until: float | None) -> bool:
+    """Ask ``ready`` in slices of at most :data:`_SLICE`, checking the deadline (and the
+    cancel flag) before each one; False once ``until`` has passed."""
     while True:
         left = deadline.left()
         if until is not None:
@@ -80,29 +92,8 @@ def wait_ready(
             if soft <= 0:
                 return False
             left = min(left, soft)
-        # Error and hang-up events count as ready: the next operation reports them.
-        if poller.poll(min(left, _SLICE) * 1000):
+        if ready(min(left, _SLICE)):
             return True
-
-
-_HAVE_POLL = hasattr(select, "poll")  # not on Windows
-
-
-def _wait_selectors(
-    sock: socket.socket, *, write: bool, deadline: Deadline, until: float | None
-) -> bool:
-    events = selectors.EVENT_WRITE if write else selectors.EVENT_READ
-    with selectors.DefaultSelector() as sel:
-        sel.register(sock, events)
-        while True:
-            left = deadline.left()
-            if until is not None:
-                soft = until - time.monotonic()
-                if soft <= 0:
-                    return False
-                left = min(left, soft)
-            if sel.select(min(left, _SLICE)):
-                return True
 
 
 def pump(
