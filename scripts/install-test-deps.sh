@@ -3,7 +3,8 @@
 #
 # - Real servers (nginx, Apache, HAProxy, Caddy, stunnel4, gunicorn, uvicorn, Node.js, lighttpd,
 #   socat; on other TLS stacks: GnuTLS's gnutls-serv, a JDK for the Java JSSE server, nghttpx; gcc to build
-#   the loopback-bind shim gnutls-serv runs with)
+#   the loopback-bind shim gnutls-serv runs with; Tomcat 10's jars (libtomcat10-java: the tests run
+#   them from a private CATALINA_BASE, no service) and Go (golang-go) for tests/test_tomcat_go.py)
 #   plus curl/openssl from
 #   Debian, only when a binary is missing. Debian is stopped from starting them as services
 #   (policy-rc.d), and any service process the install still managed to start is stopped (by
@@ -36,6 +37,8 @@ declare -A PKG_OF=(
     [/usr/sbin/nghttpx]=nghttp2-proxy
     [/usr/bin/gcc]=gcc
     [/usr/include/dlfcn.h]=libc6-dev
+    [/usr/share/java/tomcat10-catalina.jar]=libtomcat10-java
+    [/usr/bin/go]=golang-go
 )
 # Debian pid files of the services these packages would start -> the service's executable.
 declare -A SERVICE_PIDFILES=(
@@ -112,7 +115,7 @@ install_servers() {
     # shellcheck disable=SC2064
     trap "[[ $created_policy -eq 1 ]] && rm -f /usr/sbin/policy-rc.d" EXIT
 
-    log "installing nginx-light apache2 haproxy caddy stunnel4 gunicorn nodejs python3-uvicorn lighttpd lighttpd-mod-openssl socat gnutls-bin default-jdk-headless nghttp2-proxy gcc libc6-dev curl openssl (missing: $*)"
+    log "installing nginx-light apache2 haproxy caddy stunnel4 gunicorn nodejs python3-uvicorn lighttpd lighttpd-mod-openssl socat gnutls-bin default-jdk-headless nghttp2-proxy gcc libc6-dev libtomcat10-java golang-go curl openssl (missing: $*)"
     export DEBIAN_FRONTEND=noninteractive
     # A mirror hiccup should not fail CI: retry the whole update + install a few times.
     local attempt
@@ -120,7 +123,7 @@ install_servers() {
         if apt-get update && apt-get install -y --no-install-recommends \
             nginx-light apache2 haproxy caddy stunnel4 gunicorn nodejs python3-uvicorn \
             lighttpd lighttpd-mod-openssl socat gnutls-bin default-jdk-headless \
-            nghttp2-proxy gcc libc6-dev curl \
+            nghttp2-proxy gcc libc6-dev libtomcat10-java golang-go curl \
             openssl ca-certificates \
             </dev/null; then
             break
@@ -180,7 +183,7 @@ if [[ -n "${missing// /}" || "${MTLSCHECK_FORCE_APT:-0}" == 1 ]]; then
         die "still missing after apt-get install: $missing"
     fi
 else
-    log "nginx, apache2, haproxy, caddy, stunnel4, gunicorn, node, uvicorn, lighttpd, socat, gnutls-serv, javac, nghttpx, curl, openssl: present"
+    log "nginx, apache2, haproxy, caddy, stunnel4, gunicorn, node, uvicorn, lighttpd, socat, gnutls-serv, javac, nghttpx, tomcat10 jars, go, curl, openssl: present"
 fi
 
 # The project and its test extra go into the project's virtual environment (.venv), never
