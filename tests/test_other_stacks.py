@@ -28,7 +28,6 @@ refuse, is reported as the server does it - e.g. GnuTLS's missing EKU check is a
 
 from __future__ import annotations
 
-import collections
 import contextlib
 import functools
 import http.server
@@ -49,6 +48,7 @@ from typing import ClassVar
 import pytest
 from cryptography.hazmat.primitives.serialization import BestAvailableEncryption, pkcs12
 from servers import HOST, INSTALL_HINT, RealServer, _CommandLineServer, free_port, group_pids
+from stability import run, stable
 
 import mtlscheck
 from mtlscheck._model import AuthVerdict, OutcomeKind, Phase, ProbeResult, TargetResult, Verdict
@@ -56,7 +56,6 @@ from mtlscheck._pki import PKI
 
 pytestmark = pytest.mark.realserver
 
-RUNS = 3
 ROOT = Path(__file__).resolve().parent.parent
 JAVA_SOURCE = Path(__file__).resolve().parent / "java" / "MtlsServer.java"
 STOREPASS = "changeit"
@@ -289,38 +288,6 @@ def started(cls: type[RealServer], fragment: str) -> Iterator[RealServer]:
 
 
 # --------------------------------------------------------------------------- judging
-
-
-def key(r: ProbeResult) -> tuple[object, ...]:
-    """What must be identical on every run (not the free-text detail)."""
-    o = r.outcome
-    assert o is not None
-    requested = r.facts.cert_requested if r.facts is not None else None
-    return (r.verdict, o.kind, o.status, o.alert, o.phase, o.reason, requested)
-
-
-def run(url: str, pki_dir: Path, probes: tuple[str, ...] | None = None) -> list[TargetResult]:
-    return [
-        mtlscheck.check(
-            url, pki=pki_dir, probes=list(probes) if probes else None, tls="both", timeout=5
-        )
-        for _ in range(RUNS)
-    ]
-
-
-def stable(runs: list[TargetResult], what: str) -> dict[tuple[str, str | None], ProbeResult]:
-    """Every run gave the same outcomes, refused versions and layered verdict."""
-    seen: dict[tuple[str, str | None], collections.Counter[tuple[object, ...]]] = (
-        collections.defaultdict(collections.Counter)
-    )
-    for res in runs:
-        for r in res.results:
-            seen[(r.probe, r.tls_version)][key(r)] += 1
-    flapping = {k: dict(c) for k, c in seen.items() if len(c) > 1}
-    assert not flapping, f"{what}: outcomes differ between runs: {flapping}"
-    verdicts = {(res.auth_verdict, res.auth_reason, res.unsupported_versions) for res in runs}
-    assert len(verdicts) == 1, f"{what}: layered verdict differs between runs: {verdicts}"
-    return {(r.probe, r.tls_version): r for r in runs[0].results}
 
 
 def describe(res: TargetResult, logs: str = "") -> str:

@@ -19,21 +19,19 @@ client (a dead backend): such a hang-up is not the server refusing a certificate
 
 from __future__ import annotations
 
-import collections
 from pathlib import Path
 
 import pytest
 from conftest import require_server
 from servers import LighttpdServer, OpenSSLServer, PythonSslServer, RealServer, SocatServer
+from stability import run, stable
 
-import mtlscheck
-from mtlscheck._model import AuthVerdict, OutcomeKind, Phase, ProbeResult, TargetResult, Verdict
+from mtlscheck._model import AuthVerdict, OutcomeKind, Phase, ProbeResult, Verdict
 from mtlscheck._pki import PKI
 from mtlscheck._verdict import CERT_ALERTS
 
 pytestmark = pytest.mark.realserver
 
-RUNS = 3
 PROBES = ("no-cert", "expired", "wrong-ca", "valid")
 BAD = ("no-cert", "expired", "wrong-ca")
 
@@ -51,36 +49,6 @@ CASES: list[tuple[str, type[RealServer], str, dict[str, str]]] = [
     ("python-asyncio-required", PythonSslServer, "required", {"variant": "asyncio"}),
     ("python-asyncio-optional", PythonSslServer, "optional", {"variant": "asyncio"}),
 ]
-
-
-def key(r: ProbeResult) -> tuple[object, ...]:
-    """What must be identical on every run (not the free-text detail)."""
-    o = r.outcome
-    assert o is not None
-    requested = r.facts.cert_requested if r.facts is not None else None
-    return (r.verdict, o.kind, o.status, o.alert, o.phase, o.reason, requested)
-
-
-def run(server: RealServer, pki_dir: Path, probes: tuple[str, ...]) -> list[TargetResult]:
-    return [
-        mtlscheck.check(server.url, pki=pki_dir, probes=list(probes), tls="both", timeout=5)
-        for _ in range(RUNS)
-    ]
-
-
-def stable(runs: list[TargetResult], what: str) -> dict[tuple[str, str | None], ProbeResult]:
-    """Every run gave the same outcomes and layered verdict; the first run's results."""
-    seen: dict[tuple[str, str | None], collections.Counter[tuple[object, ...]]] = (
-        collections.defaultdict(collections.Counter)
-    )
-    for res in runs:
-        for r in res.results:
-            seen[(r.probe, r.tls_version)][key(r)] += 1
-    flapping = {k: dict(c) for k, c in seen.items() if len(c) > 1}
-    assert not flapping, f"{what}: outcomes differ between runs: {flapping}"
-    verdicts = {(res.auth_verdict, res.auth_reason) for res in runs}
-    assert len(verdicts) == 1, f"{what}: layered verdict differs between runs: {verdicts}"
-    return {(r.probe, r.tls_version): r for r in runs[0].results}
 
 
 def refused_at_tls(r: ProbeResult) -> bool:
@@ -107,7 +75,7 @@ def test_verdicts_match_the_configuration(
         **extra,
     )
     with cls(frag) as server:
-        runs = run(server, test_pki_dir, PROBES)
+        runs = run(server.url, test_pki_dir, PROBES)
         what = f"{cls.name} {verify} {extra}\n{server.config_text}"
         got = stable(runs, what)
         logs = server.logs()[-1500:]
@@ -164,7 +132,7 @@ def test_a_server_that_hangs_up_on_everyone_proves_nothing(
         variant=variant,
     )
     with PythonSslServer(frag) as server:
-        runs = run(server, test_pki_dir, ("no-cert", "revoked", "valid"))
+        runs = run(server.url, test_pki_dir, ("no-cert", "revoked", "valid"))
     got = stable(runs, variant)
     what = "\n".join(f"{k}: {r.verdict.value} {r.reason} {r.outcome}" for k, r in got.items())
     # A reset that follows the request may surface as a reset or as the connection ending.
