@@ -44,7 +44,7 @@ import signal
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -108,8 +108,12 @@ class Case:
     exit_code: int
     findings: frozenset[str]
     auto: str  # the profile --server auto must detect
-    messages: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    messages: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     """finding code -> texts its message must contain (under every profile)."""
+
+
+Spec = str | tuple[str, ...]
+"""An expected outcome: one for both TLS versions, or one per version (1.2, 1.3)."""
 
 
 def _alert(name: str, version: str, *, late: bool = False) -> str:
@@ -118,7 +122,7 @@ def _alert(name: str, version: str, *, late: bool = False) -> str:
 
 
 def table(
-    each: dict[str, str | tuple[str, str]], verdicts: dict[str, str], asked: tuple[bool, bool]
+    each: Mapping[str, Spec], verdicts: Mapping[str, str], asked: tuple[bool, bool]
 ) -> dict[tuple[str, str], Want]:
     """``each``: probe -> outcome (one for both versions, or a (1.2, 1.3) pair)."""
     out = {}
@@ -130,18 +134,18 @@ def table(
     return out
 
 
-def alerts(none: str, bad: str, *, late: bool = False) -> dict[str, str | tuple[str, str]]:
+def alerts(none: str, bad: str, *, late: bool = False) -> dict[str, Spec]:
     """A missing certificate refused with ``none``, every bad one with ``bad``, valid in."""
-    out: dict[str, str | tuple[str, str]] = {
-        "no-cert": tuple(_alert(none, v, late=late) for v in VERSIONS),  # type: ignore[dict-item]
+    out: dict[str, Spec] = {
+        "no-cert": tuple(_alert(none, v, late=late) for v in VERSIONS),
         "valid": "http:200",
     }
     for p in BAD:
-        out[p] = tuple(_alert(bad, v, late=late) for v in VERSIONS)  # type: ignore[assignment]
+        out[p] = tuple(_alert(bad, v, late=late) for v in VERSIONS)
     return out
 
 
-def everyone_in() -> dict[str, str | tuple[str, str]]:
+def everyone_in() -> dict[str, Spec]:
     return dict.fromkeys(PROBES, "http:200")
 
 
@@ -201,9 +205,9 @@ def go_cases() -> list[Case]:
     require["revoked"] = "http:200"  # crypto/tls checks no revocation
     if_given = {**require, "no-cert": "http:200"}
     check = {**require, "no-cert": "http:401"}
-    require_any: dict[str, str | tuple[str, str]] = {
+    require_any: dict[str, Spec] = {
         **everyone_in(),
-        "no-cert": tuple(_alert("bad_certificate", v) for v in VERSIONS),  # type: ignore[dict-item]
+        "no-cert": tuple(_alert("bad_certificate", v) for v in VERSIONS),
     }
     unverified = {"client-auth-optional", "foreign-ca-accepted", "expired-cert-accepted",
                   "not-yet-valid-cert-accepted", "revocation-not-checked",
