@@ -52,13 +52,13 @@ from xml.sax.saxutils import quoteattr
 
 import pytest
 from servers import INSTALL_HINT, free_port, listening_inodes, port_accepts, socket_inodes
+from stability import RUNS
 
 from mtlscheck._cli import main
 from mtlscheck._pki import PKI
 
 pytestmark = pytest.mark.realserver
 
-RUNS = 3
 GO_SOURCE = Path(__file__).resolve().parent / "go" / "mtls_server.go"
 JARS = Path("/usr/share/java")
 TOMCAT_JARS = tuple(
@@ -359,9 +359,9 @@ def tomcat(server_pki: PKI) -> Iterator[Running]:
     java, keytool = shutil.which("java"), shutil.which("keytool")
     missing = [str(j) for j in TOMCAT_JARS if not j.is_file()]
     if java is None or keytool is None:
-        pytest.skip(f"java/keytool missing (Debian default-jdk-headless): {INSTALL_HINT}")
+        pytest.fail(f"java/keytool missing (Debian default-jdk-headless): {INSTALL_HINT}")
     if missing:
-        pytest.skip(f"{missing[0]} is missing (Debian libtomcat10-java): {INSTALL_HINT}")
+        pytest.fail(f"{missing[0]} is missing (Debian libtomcat10-java): {INSTALL_HINT}")
     base = Path(tempfile.mkdtemp(prefix="mtlscheck-tomcat-"))
     try:
         # the truststore: PKCS#12 with a trusted-certificate entry, which only keytool writes
@@ -407,7 +407,7 @@ def go_binary(tmp_path_factory: pytest.TempPathFactory) -> Path:
     module proxy: the standard library only)."""
     go = shutil.which("go")
     if go is None:
-        pytest.skip(f"go is missing (Debian golang-go): {INSTALL_HINT}")
+        pytest.fail(f"go is missing (Debian golang-go): {INSTALL_HINT}")
     work = tmp_path_factory.mktemp("go")
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
