@@ -35,11 +35,13 @@ ROUNDS = int(os.environ.get("BENCH_ROUNDS", "15"))
 ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
 VERSION = "1.3"
 # What any CLI built on the project's required stack imports before it can probe and print:
-# pyOpenSSL (with cryptography), httpx, rich and typer.  Measured in the same run, it shows how
-# much of the CLI's time is ours.  (trio and httpx's own CLI are kept out, as mtlscheck does.)
+# pyOpenSSL (with cryptography), httpx with httpcore (the transport httpx sends every request
+# through; httpx imports it on first use), rich and typer.  Measured in the same run, it shows
+# how much of the CLI's time is ours.  (trio and httpx's own CLI are kept out, as mtlscheck
+# does.)
 LIBS = (
     "import sys; sys.modules['trio'] = sys.modules['httpx._main'] = None; "
-    "import OpenSSL.SSL, httpx, rich.console, rich.table, typer"
+    "import OpenSSL.SSL, httpx, httpcore, rich.console, rich.table, typer"
 )
 
 
