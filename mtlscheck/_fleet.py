@@ -120,14 +120,25 @@ def plan_jobs(plan: Plan) -> list[tuple[str, str | None]]:
     return jobs
 
 
+WINDOW = 256
+"""Targets whose jobs are interleaved at once.  Interleaving spreads a silent host's probes
+out; interleaving *all* targets would also keep every target unfinished until the last round,
+so a 10,000-target run would hold every probe result at once, however a reporter streams
+finished targets.  A window bounds the unfinished targets (and so memory) to about this many;
+the next window's jobs start as soon as this one's are handed out, so there is no barrier."""
+
+
 def _jobs(states: Sequence[_TargetState]) -> Iterator[tuple[_TargetState, str, str | None]]:
-    """Probe-major, target-minor: consecutive jobs go to different targets."""
-    per_target = [plan_jobs(s.plan) for s in states]
-    longest = max((len(j) for j in per_target), default=0)
-    for i in range(longest):
-        for state, jobs in zip(states, per_target, strict=True):
-            if i < len(jobs):
-                yield state, *jobs[i]
+    """Probe-major, target-minor within each :data:`WINDOW` of targets: consecutive jobs go
+    to different targets."""
+    for start in range(0, len(states), WINDOW):
+        window = states[start : start + WINDOW]
+        per_target = [plan_jobs(s.plan) for s in window]
+        longest = max((len(j) for j in per_target), default=0)
+        for i in range(longest):
+            for state, jobs in zip(window, per_target, strict=True):
+                if i < len(jobs):
+                    yield state, *jobs[i]
 
 
 def run_fleet(

@@ -274,3 +274,52 @@ def test_a_fleet_loads_its_files_once(test_pki_dir: Path, monkeypatch: pytest.Mo
     assert len(run.targets) == 20 and len(loads) == 1
     with pytest.raises(mtlscheck.UsageError):
         mtlscheck.check_many([urls[0], "https://u:pw@localhost:1/"], pki=test_pki_dir)
+
+
+def test_unfinished_targets_stay_within_a_window(
+    monkeypatch: pytest.MonkeyPatch, server_pki: PKI, test_pki_dir: Path
+) -> None:
+    """Jobs are interleaved within windows of targets: a 10,000-target run must not keep every
+    target unfinished (and every probe result in memory) until its last round, or streaming
+    finished targets to a report would save nothing."""
+    import threading
+
+    import mtlscheck._fleet as fleet
+
+    monkeypatch.setattr(fleet, "WINDOW", 4)
+    lock = threading.Lock()
+    started: set[str] = set()
+    finished: set[str] = set()
+    most = 0
+
+    def on_result(r: mtlscheck.ProbeResult) -> None:
+        nonlocal most
+        with lock:
+            started.add(r.target)
+            most = max(most, len(started - finished))
+
+    def on_target(t: mtlscheck.TargetResult) -> None:
+        with lock:
+            finished.add(t.target)
+
+    with mtlscheck.ReferenceServer(
+        cert=server_pki.server_cert,
+        key=server_pki.server_key,
+        client_ca=server_pki.ca_cert,
+        mode="nginx",
+    ) as srv:
+        urls = [f"{srv.url}t{i}" for i in range(24)]
+        run = mtlscheck.check_many(
+            urls,
+            pki=test_pki_dir,
+            probes=["no-cert", "valid", "expired"],
+            tls="1.3",
+            concurrency=2,
+            per_host=2,
+            on_result=on_result,
+            on_target=on_target,
+        )
+    assert [t.target for t in run.targets] == urls and all(t.ok for t in run.targets)
+    assert len(finished) == 24
+    # a window of 4, plus the next window's first targets while the last jobs run
+    assert 4 <= most <= 4 + 2
