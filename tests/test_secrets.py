@@ -18,6 +18,7 @@ import struct
 import threading
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -440,3 +441,41 @@ def test_url_errors_never_echo_the_password(url: str) -> None:
     with pytest.raises(UsageError) as err:
         parse_https_url(url)
     assert "s3cret" not in str(err.value) and "<redacted>" in str(err.value)
+
+
+def test_a_probes_own_commands_are_redacted_escaped_and_capped_when_shown() -> None:
+    """A probe keeps a recipe and its command lines are made when a report shows them: they
+    must get the same treatment as every other text then - a path with an escape sequence or
+    an undecodable byte shows escaped, a credential never shows, and a huge header is capped."""
+    from mtlscheck._report._safe import COMMAND_LIMIT, for_display, redacted
+    from mtlscheck._reproduce import ProbeCommands
+    from mtlscheck._tls import TLSSettings
+
+    hostile = Path("/tmp/ca-\x1b[2J-\udcff.pem")
+    settings = TLSSettings("api.example", 443, cafile=hostile, version="1.3")
+    recipe = ProbeCommands(
+        "https://user:pw@api.example/p?access_token=s3cr3t",
+        settings,
+        None,
+        headers=(("X-Trace", "t" * 20_000), ("Authorization", "Bearer t0k")),
+    )
+    res = ProbeResult(
+        "no-cert",
+        "https://api.example/",
+        "1.3",
+        "rejected",
+        Verdict.PASS,
+        Outcome(OutcomeKind.HTTP, status=400),
+        commands=recipe,
+    )
+    run = RunResult((TargetResult("https://api.example/", (res,)),))
+    shown = for_display(run).targets[0].results[0]
+    for text in (shown.curl, shown.openssl):
+        assert "\x1b" not in text and "\udcff" not in text and "\\x1b[2J" in text
+    assert len(shown.curl) < COMMAND_LIMIT + 100 and "more characters" in shown.curl
+    plain = redacted(run).targets[0].results[0].curl
+    for secret in ("pw", "s3cr3t", "t0k"):
+        assert secret not in plain.replace("$MTLSCHECK", "")
+    # nothing to change: the very same objects (a big run is not copied to be rendered)
+    quiet = RunResult((TargetResult("https://ok.example/", (replace(res, commands=None),)),))
+    assert for_display(quiet) is quiet

@@ -27,7 +27,7 @@ from collections.abc import Callable
 from enum import Enum
 from typing import Any, TypeVar
 
-from mtlscheck._model import RunResult
+from mtlscheck._model import Commands, Reproduce, RunResult
 from mtlscheck._secrets import redact_text
 
 __all__ = [
@@ -94,10 +94,14 @@ def _walk(obj: T, on_text: Callable[[str, str | None], str], cap_items: bool) ->
 def _walk_any(
     obj: Any, on_text: Callable[[str, str | None], str], cap_items: bool, name: str | None
 ) -> Any:
+    """``obj`` with ``on_text`` applied to every text in it.  What comes out unchanged is the
+    very same object, so a run with nothing to hide or escape is not copied: the copy would
+    double a 10,000-target report's memory just to render it."""
     if isinstance(obj, Enum):  # StrEnum members are str too: leave them as they are
         return obj
     if isinstance(obj, str):
-        return on_text(obj, name)
+        new = on_text(obj, name)
+        return obj if new == obj else new
     if isinstance(obj, tuple):
         items = [_walk_any(x, on_text, cap_items, name) for x in obj]
         if cap_items and name in _LISTS and len(items) > ITEM_LIMIT:
@@ -105,15 +109,41 @@ def _walk_any(
             items = items[:ITEM_LIMIT]
             if all(isinstance(x, str) for x in items):
                 items.append(f"… and {left} more")
+        if len(items) == len(obj) and all(a is b for a, b in zip(items, obj, strict=True)):
+            return obj
         return tuple(items)
+    if name == "commands" and obj is not None and not isinstance(obj, Commands):
+        # A probe's recipe: its command lines are made when a report shows them, and get
+        # the same treatment then as any text (see _Texted).
+        return _Texted(obj, on_text)
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
         changes = {
             f.name: _walk_any(getattr(obj, f.name), on_text, cap_items, f.name)
             for f in dataclasses.fields(obj)
             if f.init
         }
+        if all(v is getattr(obj, k) for k, v in changes.items()):
+            return obj
         return dataclasses.replace(obj, **changes)
     return obj
+
+
+class _Texted:
+    """A probe's reproduce commands, redacted (and escaped, capped) as they are made."""
+
+    __slots__ = ("_inner", "_on_text")
+
+    def __init__(self, inner: Reproduce, on_text: Callable[[str, str | None], str]) -> None:
+        self._inner = inner
+        self._on_text = on_text
+
+    @property
+    def curl(self) -> str:
+        return self._on_text(self._inner.curl, "curl")
+
+    @property
+    def openssl(self) -> str:
+        return self._on_text(self._inner.openssl, "openssl")
 
 
 def redacted(run: RunResult) -> RunResult:
