@@ -201,8 +201,13 @@ VERIFY_ERRORS: Mapping[int, Meaning] = MappingProxyType(
             "unable to get local issuer certificate",
             "the server could not find the issuer of the client certificate among the CAs it "
             "trusts",
-            _UNTRUSTED_ISSUER,
-            (_REJECTED, _CHAIN, _CA_NAMES),
+            (
+                *_UNTRUSTED_ISSUER,
+                "nginx without ssl_crl: ssl_verify_depth is smaller than the number of CA "
+                "certificates above the client certificate (nginx logs 20 for a chain cut off "
+                "at its depth, measured with ssl_verify_depth 0 and an intermediate CA)",
+            ),
+            (_REJECTED, _CHAIN, _CA_NAMES, _DEPTH),
             _CHAIN,
             ("valid", "chain-missing", "wrong-ca"),
         ),
