@@ -21,7 +21,6 @@ import ipaddress
 import re
 
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes
 from cryptography.x509.oid import NameOID
 
 from mtlscheck._errors import UsageError
@@ -92,7 +91,7 @@ def name_matches(cert: x509.Certificate, name: str) -> bool:
     (certificate, name): a fleet meets the same server certificate on every probe, and the
     OpenSSL check builds a verification each time.
     """
-    key = (cert.fingerprint(hashes.SHA256()), name)
+    key = (cert, name)  # a certificate hashes and compares by its DER encoding
     found = _answers.get(key)
     if found is None:
         found = _name_matches(cert, name)
@@ -102,7 +101,7 @@ def name_matches(cert: x509.Certificate, name: str) -> bool:
     return found
 
 
-_answers: dict[tuple[bytes, str], bool] = {}
+_answers: dict[tuple[x509.Certificate, str], bool] = {}
 
 
 def _name_matches(cert: x509.Certificate, name: str) -> bool:

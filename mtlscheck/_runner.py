@@ -15,6 +15,7 @@ import traceback
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from OpenSSL import SSL
 
@@ -30,6 +31,9 @@ from mtlscheck._model import (
 from mtlscheck._outcome import classify, is_wire_error
 from mtlscheck._probes import CATALOGUE, ProbeRequest, RequestOptions, Skip, probe_request
 from mtlscheck._tls import TLSClient, TLSSettings
+
+if TYPE_CHECKING:
+    import httpx
 
 __all__ = ["Plan", "Target", "probe_headers", "probe_settings", "run_probe"]
 
@@ -63,6 +67,13 @@ class Target:
         if self.address is not None:
             v.check_address(self.address, "--resolve address")
         v.check_timeout(self.timeout)
+
+    @functools.cached_property
+    def http_url(self) -> httpx.URL:
+        """The URL as httpx parses it, once per target instead of once per probe."""
+        import httpx
+
+        return httpx.URL(self.url)
 
     @functools.cached_property
     def parts(self) -> tuple[str, int]:
@@ -227,7 +238,7 @@ def _http(
     sent = dict(headers)
     sent.setdefault("User-Agent", "mtlscheck")
     sent.setdefault("Accept", "*/*")
-    url = httpx.URL(target.url)
+    url = target.http_url
     if url.userinfo:
         # As httpx's Client does (and the printed curl command): the URL's credentials win
         # over an Authorization header.

@@ -11,6 +11,7 @@ the request building and response parsing it is good at, and nothing opens a sec
 
 from __future__ import annotations
 
+import functools
 import typing
 
 import httpcore
@@ -73,12 +74,18 @@ _ERRORS: tuple[tuple[type[Exception], type[httpx.TransportError]], ...] = (
 )
 
 
+@functools.lru_cache(maxsize=4096)
+def _ascii_host(host: str) -> bytes:
+    """The host as the request's origin (the idna codec is slow, and a fleet asks per probe)."""
+    return host.encode("idna")
+
+
 class OneConnectionTransport(httpx.BaseTransport):
     """Send exactly one request over the probe's TLS connection."""
 
     def __init__(self, client: TLSClient) -> None:
         s = client.settings
-        origin = httpcore.Origin(b"https", s.host.encode("idna"), s.port)
+        origin = httpcore.Origin(b"https", _ascii_host(s.host), s.port)
         self._conn = httpcore.HTTP11Connection(origin, _TLSStream(client))
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
