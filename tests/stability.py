@@ -14,6 +14,19 @@ import mtlscheck
 from mtlscheck._model import ProbeResult, TargetResult
 
 RUNS = 3
+CERT_PROBES = (
+    "no-cert",
+    "valid",
+    "expired",
+    "wrong-ca",
+    "not-yet-valid",
+    "revoked",
+    "no-client-eku",
+    "self-signed",
+    "lookalike-ca",
+    "chain-missing",
+)
+"""Every certificate probe a ``--pki`` directory can build: the default set with ``--pki``."""
 
 
 def key(r: ProbeResult) -> tuple[object, ...]:

@@ -48,7 +48,7 @@ from typing import ClassVar
 import pytest
 from cryptography.hazmat.primitives.serialization import BestAvailableEncryption, pkcs12
 from servers import HOST, INSTALL_HINT, RealServer, _CommandLineServer, free_port, group_pids
-from stability import run, stable
+from stability import CERT_PROBES, run, stable
 
 import mtlscheck
 from mtlscheck._model import AuthVerdict, OutcomeKind, Phase, ProbeResult, TargetResult, Verdict
@@ -59,19 +59,6 @@ pytestmark = pytest.mark.realserver
 ROOT = Path(__file__).resolve().parent.parent
 JAVA_SOURCE = Path(__file__).resolve().parent / "java" / "MtlsServer.java"
 STOREPASS = "changeit"
-# Every certificate probe a --pki directory can build: the default set with --pki.
-CERT_PROBES = (
-    "no-cert",
-    "valid",
-    "expired",
-    "wrong-ca",
-    "not-yet-valid",
-    "revoked",
-    "no-client-eku",
-    "self-signed",
-    "lookalike-ca",
-    "chain-missing",
-)
 FOREIGN = ("wrong-ca", "self-signed", "lookalike-ca", "chain-missing")
 
 

@@ -9,7 +9,6 @@ sends exactly what the probe sent (checked against a recording server).
 
 from __future__ import annotations
 
-import io
 import os
 import shlex
 import socket
@@ -18,13 +17,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from test_secrets import _render_all
 
 from mtlscheck import check
 from mtlscheck._cli import main
 from mtlscheck._commands import curl_command
 from mtlscheck._model import RunResult
 from mtlscheck._pki import PKI, init_pki
-from mtlscheck._report import FORMATS, get_reporter
+from mtlscheck._report import FORMATS
 from mtlscheck._secrets import redact_text, redact_url
 from mtlscheck._server import ReferenceServer
 from mtlscheck._tls import TLSSettings
@@ -118,23 +118,13 @@ def test_curl_takes_a_secret_query_from_the_environment() -> None:
 # --------------------------------------------------------------------------- real probes
 
 
-def _render_all(run: RunResult) -> dict[str, str]:
-    out = {}
-    for fmt in FORMATS:
-        for verbose in (False, True):
-            buf = io.StringIO()
-            get_reporter(fmt, color=False).render(run, buf, verbose=verbose)
-            out[f"{fmt}{'-v' if verbose else ''}"] = buf.getvalue()
-    return out
-
-
 def test_the_probe_sends_the_query_and_no_report_shows_its_secrets(
     server: ReferenceServer, pki: PKI
 ) -> None:
     result = check(_url(server), pki=pki.directory, probes=["no-cert", "valid"], tls="1.3")
     assert {r.path for r in server.requests} == {PATH}  # sent as given, both probes
     assert [r.verdict for r in result.results] == ["pass", "pass"]
-    for name, text in _render_all(RunResult((result,))).items():
+    for name, text in _render_all(RunResult((result,)), FORMATS).items():
         leaked = [s for s in SECRETS if s in text]
         assert not leaked, f"{name} report leaks {leaked}"
         assert "page=2" in text, name

@@ -17,7 +17,7 @@ import socket
 import struct
 import threading
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -149,9 +149,10 @@ def _with_userinfo(url: str) -> str:
 SECRET_HEADERS = [("Authorization", f"Bearer {TOKEN}"), ("Cookie", COOKIE), ("X-Api-Key", API_KEY)]
 
 
-def _render_all(run: RunResult) -> dict[str, str]:
+def _render_all(run: RunResult, formats: Sequence[str] = FORMATS) -> dict[str, str]:
+    """Every report of ``run``, plain and verbose, by format (``json-v``, ...)."""
     out = {}
-    for fmt in FORMATS:
+    for fmt in formats:
         for verbose in (False, True):
             buf = io.StringIO()
             get_reporter(fmt, color=False).render(run, buf, verbose=verbose)

@@ -52,7 +52,7 @@ from xml.sax.saxutils import quoteattr
 
 import pytest
 from servers import INSTALL_HINT, free_port, listening_inodes, port_accepts, socket_inodes
-from stability import RUNS
+from stability import CERT_PROBES, RUNS
 
 from mtlscheck._cli import main
 from mtlscheck._pki import PKI
@@ -69,17 +69,8 @@ TOMCAT_JARS = tuple(
     )
 )  # fmt: skip
 STOREPASS = "changeit"
-BAD = (
-    "expired",
-    "wrong-ca",
-    "not-yet-valid",
-    "revoked",
-    "no-client-eku",
-    "self-signed",
-    "lookalike-ca",
-    "chain-missing",
-)
-PROBES = ("no-cert", "valid", *BAD)
+PROBES = CERT_PROBES
+BAD = tuple(p for p in PROBES if p not in ("no-cert", "valid"))
 VERSIONS = ("1.2", "1.3")
 AFTER = "after-handshake"
 
