@@ -13,23 +13,16 @@ from __future__ import annotations
 import os
 import socket
 import statistics
-import sys
-import tempfile
 import time
 import typing
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))
+from _fleet_setup import fleet_nginx
 
-from servers import NginxServer  # noqa: E402
-
-from mtlscheck._api import check_many  # noqa: E402
-from mtlscheck._fleet import DEFAULT_CONCURRENCY  # noqa: E402
-from mtlscheck._pki import PKI, init_pki  # noqa: E402
-from mtlscheck._snippets import nginx_config  # noqa: E402
+from mtlscheck._api import check_many
+from mtlscheck._fleet import DEFAULT_CONCURRENCY
+from mtlscheck._pki import PKI
 
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "5"))
 TARGETS = int(os.environ.get("TARGETS", "100"))
@@ -130,42 +123,36 @@ def floor(pki: PKI, port: int, workers: int, *, through_httpx: bool = False) -> 
 
 
 def main() -> None:
-    with tempfile.TemporaryDirectory() as tmp:
-        base = Path(tmp)
-        base.chmod(0o755)
-        pki, _ = init_pki(base / "pki")
-        server = NginxServer(lambda port: nginx_config(pki, listen=f"127.0.0.1:{port}"))
-        with server:
-            urls = [f"https://localhost:{server.port}/t{i}" for i in range(TARGETS)]
+    with fleet_nginx(TARGETS) as (pki, server, urls):
 
-            def product() -> None:
-                # every target is on one nginx here: lift the politeness cap to the pool size
-                run = check_many(
-                    urls,
-                    pki=pki.directory,
-                    server="nginx",
-                    probes=list(ROLES),  # the floor's four (--pki alone would add more)
-                    per_host=DEFAULT_CONCURRENCY,
-                )
-                bad = [t.target for t in run.targets if not t.ok]
-                if bad:
-                    raise SystemExit(f"unexpected verdicts on {len(bad)} targets: {bad[:3]}")
+        def product() -> None:
+            # every target is on one nginx here: lift the politeness cap to the pool size
+            run = check_many(
+                urls,
+                pki=pki.directory,
+                server="nginx",
+                probes=list(ROLES),  # the floor's four (--pki alone would add more)
+                per_host=DEFAULT_CONCURRENCY,
+            )
+            bad = [t.target for t in run.targets if not t.ok]
+            if bad:
+                raise SystemExit(f"unexpected verdicts on {len(bad)} targets: {bad[:3]}")
 
-            cases: dict[str, Callable[[], object]] = {
-                "raw pyOpenSSL pool (floor)": lambda: floor(pki, server.port, DEFAULT_CONCURRENCY),
-                "same, GET through httpx": lambda: floor(
-                    pki, server.port, DEFAULT_CONCURRENCY, through_httpx=True
-                ),
-                "mtlscheck check_many": product,
-            }
-            for fn in cases.values():
-                fn()  # warm-up
-            samples: dict[str, list[float]] = {k: [] for k in cases}
-            for _ in range(ROUNDS):
-                for name, fn in cases.items():
-                    t0 = time.perf_counter()
-                    fn()
-                    samples[name].append(time.perf_counter() - t0)
+        cases: dict[str, Callable[[], object]] = {
+            "raw pyOpenSSL pool (floor)": lambda: floor(pki, server.port, DEFAULT_CONCURRENCY),
+            "same, GET through httpx": lambda: floor(
+                pki, server.port, DEFAULT_CONCURRENCY, through_httpx=True
+            ),
+            "mtlscheck check_many": product,
+        }
+        for fn in cases.values():
+            fn()  # warm-up
+        samples: dict[str, list[float]] = {k: [] for k in cases}
+        for _ in range(ROUNDS):
+            for name, fn in cases.items():
+                t0 = time.perf_counter()
+                fn()
+                samples[name].append(time.perf_counter() - t0)
     probes = TARGETS * len(ROLES) * len(VERSIONS)
     print(f"{TARGETS} targets x {len(ROLES)} probes x TLS 1.2/1.3 = {probes} probes, "
           f"{DEFAULT_CONCURRENCY} workers, {ROUNDS} rounds, medians:")  # fmt: skip

@@ -22,24 +22,16 @@ from __future__ import annotations
 
 import os
 import statistics
-import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))
+from _fleet_setup import fleet_nginx
+from OpenSSL import SSL
 
-from OpenSSL import SSL  # noqa: E402
-from servers import NginxServer  # noqa: E402
-
-import mtlscheck._runner as runner  # noqa: E402
-import mtlscheck._tls as tls  # noqa: E402
-from mtlscheck._api import check_many  # noqa: E402
-from mtlscheck._pki import init_pki  # noqa: E402
-from mtlscheck._snippets import nginx_config  # noqa: E402
+import mtlscheck._runner as runner
+import mtlscheck._tls as tls
+from mtlscheck._api import check_many
 
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "5"))
 TARGETS = int(os.environ.get("TARGETS", "100"))
@@ -105,26 +97,20 @@ def main() -> None:
         "no peer facts",
         "raw HTTP (no httpx)",
     ]
-    with tempfile.TemporaryDirectory() as tmp:
-        base = Path(tmp)
-        base.chmod(0o755)
-        pki, _ = init_pki(base / "pki")
-        server = NginxServer(lambda port: nginx_config(pki, listen=f"127.0.0.1:{port}"))
-        with server:
-            urls = [f"https://localhost:{server.port}/t{i}" for i in range(TARGETS)]
+    with fleet_nginx(TARGETS) as (pki, _server, urls):
 
-            def run() -> None:
-                check_many(urls, pki=pki.directory, server="nginx", probes=PROBES, per_host=64)
+        def run() -> None:
+            check_many(urls, pki=pki.directory, server="nginx", probes=PROBES, per_host=64)
 
-            cases: dict[str, Callable[[], None]] = {n: run for n in names}
-            run()  # warm-up
-            samples: dict[str, list[float]] = {n: [] for n in names}
-            for _ in range(ROUNDS):
-                for name, fn in cases.items():
-                    with variant(name):
-                        t0 = time.perf_counter()
-                        fn()
-                        samples[name].append(time.perf_counter() - t0)
+        cases: dict[str, Callable[[], None]] = {n: run for n in names}
+        run()  # warm-up
+        samples: dict[str, list[float]] = {n: [] for n in names}
+        for _ in range(ROUNDS):
+            for name, fn in cases.items():
+                with variant(name):
+                    t0 = time.perf_counter()
+                    fn()
+                    samples[name].append(time.perf_counter() - t0)
     probes = TARGETS * len(PROBES) * 2
     print(f"{probes} probes in one pool, {ROUNDS} rounds, medians:")
     full = statistics.median(samples["full product"])
