@@ -688,10 +688,11 @@ def init_pki(
     )
     password = p12_password if p12_password is not None else secrets.token_urlsafe(18)
 
-    try:
-        root.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise InputError(f"cannot create {root}: {exc.strerror}") from None
+    # Not a link, ours, and under no directory another user could swap it in (the CA key goes
+    # here); created 0755 less the umask, for the servers' workers that read www/.
+    from mtlscheck._write import private_dir, umasked
+
+    private_dir(root, "PKI directory", mode=umasked(0o777))
     _refuse_links(
         root,
         [f for n in issued for f in (*_files(n), f"{n}-chain.pem")]

@@ -37,6 +37,7 @@ __all__ = [
     "temporary_directory",
     "track",
     "track_path",
+    "umasked",
     "untrack_path",
     "write_new",
 ]
@@ -109,8 +110,11 @@ def write_new(path: Path | str, data: bytes, *, mode: int, replace: bool = False
     os.close(fd)
 
 
-def private_dir(path: Path | str, what: str) -> Path:
+def private_dir(path: Path | str, what: str, *, mode: int = 0o700) -> Path:
     """``path`` as a directory only we can use: created 0700, or an existing real directory.
+
+    ``mode``: what a directory created here gets instead of 0700 (``pki init``'s directory is
+    read by the servers' unprivileged workers; it keeps every other rule here).
 
     An existing one must not be a symbolic link and must belong to us: a directory planted by
     another user in a shared place is theirs to fill with links.  Every directory missing on
@@ -146,14 +150,15 @@ def private_dir(path: Path | str, what: str) -> Path:
     made = base
     for name in reversed(missing):
         made = made / name
-        fd = _make_private(fd, name, made, what)  # closes the parent's, even when it fails
+        fd = _make_private(fd, name, made, what, mode)  # closes the parent's, even on failure
     os.close(fd)
     return p
 
 
-def _make_private(parent_fd: int, name: str, path: Path, what: str) -> int:
-    """Create ``name`` (0700) in the directory ``parent_fd``, or take the one that appeared
-    there if it is a real directory of ours; return its descriptor (``parent_fd`` is closed)."""
+def _make_private(parent_fd: int, name: str, path: Path, what: str, mode: int) -> int:
+    """Create ``name`` (``mode``) in the directory ``parent_fd``, or take the one that
+    appeared there if it is a real directory of ours; return its descriptor (``parent_fd`` is
+    closed)."""
     try:
         with contextlib.suppress(FileExistsError):  # appeared since we looked: judged below
             os.mkdir(name, 0o700, dir_fd=parent_fd)
@@ -172,7 +177,7 @@ def _make_private(parent_fd: int, name: str, path: Path, what: str) -> int:
     try:
         if hasattr(os, "geteuid") and os.fstat(fd).st_uid != os.geteuid():
             raise InputError(f"{what} {path} belongs to another user; give a directory of your own")
-        os.fchmod(fd, 0o700)  # whatever the umask: ours, and nobody else may use it
+        os.fchmod(fd, mode)  # whatever the umask: ours, and nobody else may change it
     except OSError as exc:
         os.close(fd)
         raise InputError(f"cannot create {what} {path}: {_why(exc)}") from None
@@ -212,6 +217,11 @@ def _umask() -> int:
     mask = os.umask(0o022)
     os.umask(mask)
     return mask
+
+
+def umasked(mode: int) -> int:
+    """``mode`` less the process's umask: what ``mkdir`` would have given."""
+    return mode & ~_umask()
 
 
 def atomic_write_text(path: Path | str, render: Callable[[TextIO], None]) -> None:

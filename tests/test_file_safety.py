@@ -392,6 +392,43 @@ def test_pki_init_force_refuses_a_planted_file_link(
     assert victim.read_bytes() == PRECIOUS
 
 
+@pytest.mark.parametrize("force", [False, True])
+def test_pki_init_refuses_a_directory_that_is_a_link(
+    tmp_path: Path, force: bool, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The PKI directory itself planted as a link: the CA key would go wherever it points."""
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (tmp_path / "pki").symlink_to(elsewhere)
+    rc = main(["pki", "init", str(tmp_path / "pki"), *(["--force"] if force else [])])
+    assert rc == 2 and "symbolic link" in one_error_line(capsys.readouterr().err)
+    assert list(elsewhere.iterdir()) == []
+
+
+def test_pki_init_refuses_a_parent_anyone_can_swap(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Like --save-certs and ssh: not under a directory writable by everyone without the
+    sticky bit, where another user could rename ours away and put theirs in its place."""
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o777)
+    rc = main(["pki", "init", str(shared / "pki")])
+    assert rc == 2 and "writable by every user" in one_error_line(capsys.readouterr().err)
+    assert list(shared.iterdir()) == []
+    sticky = tmp_path / "sticky"
+    sticky.mkdir()
+    sticky.chmod(0o1777)
+    assert main(["pki", "init", str(sticky / "pki")]) == 0
+    assert stat.S_IMODE((sticky / "pki").stat().st_mode) == 0o777 & ~_umask()
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def test_pki_keys_are_0600(tmp_path: Path) -> None:
     p, _ = init_pki(tmp_path / "pki")
     keys = [*p.directory.glob("*.key"), p.directory / "valid.p12"]
