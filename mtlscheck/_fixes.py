@@ -313,6 +313,10 @@ FIXES: Mapping[str, Mapping[str, str]] = {
         "haproxy": "bind ... ssl-min-ver TLSv1.2 ssl-max-ver TLSv1.3  (remove no-tlsv13 / "
         "force-tlsv12)",
         "caddy": "tls { protocols tls1.2 tls1.3 }",
+        "tomcat": '<SSLHostConfig protocols="TLSv1.2+TLSv1.3" ...>  (JSSE has TLS 1.3 from '
+        "Java 11)",
+        "go": "tls.Config{MinVersion: tls.VersionTLS12}  (and no MaxVersion: Go's default "
+        "maximum is TLS 1.3)",
     },
     "tls12-not-offered": {
         "nginx": "nothing to fix if every client speaks TLS 1.3; otherwise "
@@ -323,6 +327,10 @@ FIXES: Mapping[str, Mapping[str, str]] = {
         "bind ... ssl-min-ver TLSv1.2",
         "caddy": "nothing to fix if every client speaks TLS 1.3; otherwise "
         "tls { protocols tls1.2 tls1.3 }",
+        "tomcat": "nothing to fix if every client speaks TLS 1.3; otherwise "
+        '<SSLHostConfig protocols="TLSv1.2+TLSv1.3" ...>',
+        "go": "nothing to fix if every client speaks TLS 1.3; otherwise "
+        "tls.Config{MinVersion: tls.VersionTLS12}",
     },
     "per-location-client-auth": {
         "apache": "move SSLVerifyClient require (and SSLVerifyDepth) from <Location>/<Directory> "

@@ -152,3 +152,15 @@ def test_markdown_fixes_once_and_details_from_the_shared_renderer() -> None:
     for line in probe_lines(expired, commands=False):
         assert f"\n{line}\n" in text
     assert f"\n{expired.curl}\n" in text
+
+
+def test_a_refused_tls_version_has_a_fix_for_every_named_server() -> None:
+    """A Tomcat or Go user told a version is not offered gets their server's setting, not
+    every other server's (the fallback when a finding has no fix for the profile)."""
+    from mtlscheck._fixes import fixes_for
+
+    for code in ("tls13-not-offered", "tls12-not-offered"):
+        fixes = fixes_for(code)
+        for server in ("nginx", "apache", "haproxy", "caddy", "tomcat", "go"):
+            shown = fixes_for_profile(fixes, server)
+            assert [s for s, _ in shown] == [server], (code, server, shown)
