@@ -199,10 +199,12 @@ class TLSClient:
     def on_info(self, conn: SSL.Connection, where: int, ret: int) -> None:
         # EXIT as well as LOOP: a server that stalls right after its ServerHello leaves the
         # state machine in "read server hello" with only an EXIT callback (ret -1) to show it.
-        # Once the ServerHello is seen an EXIT shows nothing a LOOP has not: skip asking for
-        # the state then (each ask is a C call that gives up the GIL, and in a pool of busy
-        # workers taking it back is what costs - measured with bench/bench_fleet_parts.py).
-        if where & _LOOP or (where & _EXIT and not self.server_hello_seen):
+        # During the handshake every EXIT is read too: a server that stalls mid-flight may
+        # leave its last message visible only there.  After it, the state is not asked on EXIT
+        # (each ask is a C call that gives up the GIL, which busy pool workers then wait to
+        # take back - see bench/bench_fleet_parts.py); post-handshake messages (a late
+        # CertificateRequest, tickets) still show in LOOP callbacks.
+        if where & _LOOP or (where & _EXIT and not self.handshake_done):
             state = conn.get_state_string()
             if b"read server hello" in state:
                 if not self.server_hello_seen:
