@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import fields
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from mtlscheck._errors import MtlscheckError
 from mtlscheck._model import (
@@ -22,7 +22,24 @@ from mtlscheck._secrets import redact_url
 __all__ = ["ProbeRun", "ProbeRuns", "assertrepr", "detail_lines", "short_finding_lines"]
 
 
-class ProbeRun(TargetResult):
+class _EqualsExpectation:
+    """``result == "rejected"`` asks :meth:`matches`; anything else compares as the result
+    dataclass does (the next class in the MRO)."""
+
+    if TYPE_CHECKING:  # provided by the result class it is mixed into
+
+        def matches(self, expr: str) -> bool: ...
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, str):
+            return self.matches(other)
+        return super().__eq__(other)
+
+    def __ne__(self, other: object) -> bool:
+        return not self == other
+
+
+class ProbeRun(_EqualsExpectation, TargetResult):
     """What ``mtls_probe`` returns: a :class:`TargetResult` that compares with expectations.
 
     ``run == "rejected"`` is :meth:`TargetResult.matches`: every probe result has an outcome
@@ -36,14 +53,6 @@ class ProbeRun(TargetResult):
     @classmethod
     def of(cls, result: TargetResult) -> ProbeRun:
         return cls(**{f.name: getattr(result, f.name) for f in fields(result)})
-
-    def __eq__(self, other: object) -> bool:
-        if isinstance(other, str):
-            return self.matches(other)
-        return super().__eq__(other)
-
-    def __ne__(self, other: object) -> bool:
-        return not self == other
 
     def __iter__(self) -> Iterator[ProbeResult]:
         return iter(self.results)
@@ -120,7 +129,7 @@ class ProbeRun(TargetResult):
         return lines
 
 
-class ProbeRuns(RunResult):
+class ProbeRuns(_EqualsExpectation, RunResult):
     """What ``mtls_probe`` returns for several URLs: a :class:`RunResult` of :class:`ProbeRun`.
 
     ``runs == "rejected"`` holds when every target matches (and there is at least one);
@@ -141,14 +150,6 @@ class ProbeRuns(RunResult):
     def matches(self, expr: str) -> bool:
         """:meth:`TargetResult.matches` for every target; False for no target at all."""
         return bool(self.targets) and all(t.matches(expr) for t in self.targets)
-
-    def __eq__(self, other: object) -> bool:
-        if isinstance(other, str):
-            return self.matches(other)
-        return super().__eq__(other)
-
-    def __ne__(self, other: object) -> bool:
-        return not self == other
 
     def __iter__(self) -> Iterator[ProbeRun]:
         return iter(self.runs)
